@@ -1,0 +1,543 @@
+"""config.toml -> frozen dataclasses, with every problem reported at once.
+
+Each section is a frozen dataclass; its fields carry a validator. :func:`load` reads the file
+with :mod:`tomllib`, walks the sections, and collects every problem as
+``config.toml: section.key: what is wrong (got …)`` before raising one :class:`ConfigError`.
+Relative paths resolve against the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+DEFAULT_TOPICS = (
+    "普法",
+    "宪法",
+    "民法典",
+    "反电诈",
+    "禁毒",
+    "网络安全",
+    "防溺水",
+    "消防",
+    "扫黑除恶",
+    "交通安全",
+    "反邪教",
+    "未成年人保护",
+    "法律援助",
+)
+
+
+class _Invalid(ValueError):
+    """A validator's complaint, turned into ``section.key: message (got …)``."""
+
+
+# --- validators: each takes (value, ctx) and returns the converted value or raises _Invalid ---
+
+Validator = Callable[[Any, "_Ctx"], Any]
+
+
+@dataclass
+class _Ctx:
+    base: Path
+
+
+def _str(nonempty: bool = True) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> str:
+        if not isinstance(v, str):
+            raise _Invalid("应为字符串")
+        if nonempty and not v.strip():
+            raise _Invalid("不能为空")
+        return v
+
+    return check
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Invalid("应为整数")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise _Invalid(f"应在 {lo} 到 {hi} 之间")
+        return v
+
+    return check
+
+
+def _float(lo: float, hi: float) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise _Invalid("应为数字")
+        if not lo <= v <= hi:
+            raise _Invalid(f"应在 {lo} 到 {hi} 之间")
+        return float(v)
+
+    return check
+
+
+def _bool(v: Any, ctx: _Ctx) -> bool:
+    if not isinstance(v, bool):
+        raise _Invalid("应为 true 或 false")
+    return v
+
+
+def _choice(*options: str) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> str:
+        if v not in options:
+            raise _Invalid("应为 " + " / ".join(f'"{o}"' for o in options))
+        return v
+
+    return check
+
+
+def _path(optional: bool = False) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> Path | None:
+        if not isinstance(v, str):
+            raise _Invalid("应为文件路径字符串")
+        if not v.strip():
+            if optional:
+                return None
+            raise _Invalid("不能为空")
+        p = Path(v).expanduser()
+        return p if p.is_absolute() else (ctx.base / p)
+
+    return check
+
+
+def _timezone(v: Any, ctx: _Ctx) -> str:
+    if not isinstance(v, str):
+        raise _Invalid('应为时区名，例如 "Asia/Shanghai"')
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise _Invalid('未知时区，例如应为 "Asia/Shanghai"') from e
+    return v
+
+
+def _database(v: Any, ctx: _Ctx) -> str:
+    """A SQLAlchemy URL, or a SQLite file path relative to the config folder."""
+    if not isinstance(v, str) or not v.strip():
+        raise _Invalid("应为 SQLite 文件路径或数据库 URL")
+    if "://" in v:
+        return v
+    p = Path(v).expanduser()
+    p = p if p.is_absolute() else ctx.base / p
+    return f"sqlite:///{p}"
+
+
+def _argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _Invalid('应为字符串列表，例如 ["ffplay", "-nodisp", "{file}"]')
+    return tuple(v)
+
+
+def _str_list(nonempty: bool = True, options: tuple[str, ...] | None = None) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> tuple[str, ...]:
+        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+            raise _Invalid("应为非空字符串的列表")
+        if nonempty and not v:
+            raise _Invalid("列表不能为空")
+        if options:
+            bad = [x for x in v if x not in options]
+            if bad:
+                raise _Invalid(f"未知项 {bad[0]!r}，可用：{', '.join(options)}")
+        return tuple(v)
+
+    return check
+
+
+_RATE = re.compile(r"^[+-]\d{1,3}%$")
+_PITCH = re.compile(r"^[+-]\d{1,3}Hz$")
+
+
+def _pattern(rx: re.Pattern[str], example: str) -> Validator:
+    def check(v: Any, ctx: _Ctx) -> str:
+        if not isinstance(v, str) or not rx.match(v):
+            raise _Invalid(f'格式应如 "{example}"')
+        return v
+
+    return check
+
+
+def _voice(v: Any, ctx: _Ctx) -> str:
+    if not isinstance(v, str) or not re.match(r"^[a-z]{2,3}-[A-Z]{2}(-[A-Za-z]+)?-\w+Neural$", v):
+        raise _Invalid('应为 edge-tts 语音名，例如 "zh-CN-YunyangNeural"')
+    return v
+
+
+def _bitrate(v: Any, ctx: _Ctx) -> str:
+    if not isinstance(v, str) or not re.match(r"^\d{2,3}k$", v):
+        raise _Invalid('格式应如 "128k"')
+    return v
+
+
+def _clock(v: Any, ctx: _Ctx) -> time:
+    if isinstance(v, time):
+        return v
+    m = re.match(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$", v) if isinstance(v, str) else None
+    if not m or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
+        raise _Invalid('应为 24 小时制时间，例如 "07:00" 或 "18:30"')
+    return time(int(m[1]), int(m[2]), int(m[3] or 0))
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _days(v: Any, ctx: _Ctx) -> tuple[int, ...]:
+    """'daily', 'mon-fri', or a list like ["mon", "wed"] -> weekday numbers (Mon = 0)."""
+    if v == "daily":
+        return tuple(range(7))
+    if isinstance(v, str) and re.match(r"^[a-z]{3}-[a-z]{3}$", v):
+        a, b = v.split("-")
+        if a in _WEEKDAYS and b in _WEEKDAYS and _WEEKDAYS.index(a) <= _WEEKDAYS.index(b):
+            return tuple(range(_WEEKDAYS.index(a), _WEEKDAYS.index(b) + 1))
+    if isinstance(v, list) and v and all(x in _WEEKDAYS for x in v):
+        return tuple(sorted({_WEEKDAYS.index(x) for x in v}))
+    raise _Invalid('应为 "daily"、"mon-fri" 或星期列表如 ["mon", "wed"]')
+
+
+def _villages_ref(v: Any, ctx: _Ctx) -> tuple[str, ...] | str:
+    if v == "all":
+        return "all"
+    if isinstance(v, list) and v and all(isinstance(x, str) and x for x in v):
+        return tuple(v)
+    raise _Invalid('应为 "all" 或村名列表')
+
+
+def _opt(validator: Validator, default: Any = MISSING) -> Any:
+    """A dataclass field with a validator and an optional default."""
+    meta = {"check": validator}
+    if default is MISSING:
+        return field(metadata=meta)
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --- sections ---
+
+
+@dataclass(frozen=True)
+class Station:
+    township: str = _opt(_str())
+    name: str = _opt(_str(), "广播站")
+    timezone: str = _opt(_timezone, "Asia/Shanghai")
+    database: str = _opt(_database, "station.db")
+    operator: str = _opt(_str(), "司法所")
+    topics: tuple[str, ...] = _opt(_str_list(), list(DEFAULT_TOPICS))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Scripts:
+    max_bytes: int = _opt(_int(1024, 50 * 1024 * 1024), 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Slot:
+    time: time = _opt(_clock)
+    days: tuple[int, ...] = _opt(_days, "daily")
+    villages: tuple[str, ...] | str = _opt(_villages_ref, "all")
+    programmes: int = _opt(_int(1, 10), 1)
+    name: str = _opt(_str(nonempty=False), "")
+
+
+@dataclass(frozen=True)
+class Edge:
+    endpoint: str = _opt(_str(nonempty=False), "")
+    proxy: str = _opt(_str(nonempty=False), "")
+    concurrency: int = _opt(_int(1, 8), 2)
+    retries: int = _opt(_int(0, 10), 3)
+    timeout_seconds: int = _opt(_int(1, 600), 30)
+    chunk_chars: int = _opt(_int(100, 2000), 1000)
+
+
+@dataclass(frozen=True)
+class Espeak:
+    voice: str = _opt(_str(), "cmn-latn-pinyin")
+    speed: int = _opt(_int(80, 450), 165)
+
+
+TTS_ENGINES = ("edge", "espeak")
+
+
+@dataclass(frozen=True)
+class TTS:
+    engines: tuple[str, ...] = _opt(_str_list(options=TTS_ENGINES), ["edge", "espeak"])
+    voice: str = _opt(_voice, "zh-CN-YunyangNeural")
+    rate: str = _opt(_pattern(_RATE, "+0%"), "+0%")
+    volume: str = _opt(_pattern(_RATE, "+0%"), "+0%")
+    pitch: str = _opt(_pattern(_PITCH, "+0Hz"), "+0Hz")
+    lexicon: Path | None = _opt(_path(optional=True), "")
+    cache: Path = _opt(_path(), "audio/cache")
+    edge: Edge = field(default_factory=Edge, metadata={"section": Edge})
+    espeak: Espeak = field(default_factory=Espeak, metadata={"section": Espeak})
+
+
+@dataclass(frozen=True)
+class Audio:
+    loudness_lufs: float = _opt(_float(-40.0, -5.0), -16.0)
+    true_peak_dbtp: float = _opt(_float(-12.0, 0.0), -1.0)
+    sample_rate: int = _opt(_int(8000, 96000), 44100)
+    format: str = _opt(_choice("mp3", "wav", "ogg", "m4a"), "mp3")
+    bitrate: str = _opt(_bitrate, "128k")
+    intro: Path | None = _opt(_path(optional=True), "audio/intro.wav")
+    outro: Path | None = _opt(_path(optional=True), "")
+    bed: Path | None = _opt(_path(optional=True), "")
+    programmes: Path = _opt(_path(), "audio/programmes")
+
+
+@dataclass(frozen=True)
+class Playback:
+    player: str = _opt(_choice("auto", "command", "null"), "auto")
+    command: tuple[str, ...] = _opt(
+        _argv, ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}"]
+    )
+    pre_air: tuple[str, ...] = _opt(_argv, [])
+    post_air: tuple[str, ...] = _opt(_argv, [])
+    warmup_seconds: float = _opt(_float(0, 120), 0.0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    misfire_grace_seconds: int = _opt(_int(0, 86400), 600)
+
+
+@dataclass(frozen=True)
+class Report:
+    audience_factor: float = _opt(_float(0.0, 10.0), 1.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole station configuration, read-only."""
+
+    path: Path
+    station: Station
+    villages: dict[str, int]
+    slots: tuple[Slot, ...]
+    scripts: Scripts
+    tts: TTS
+    audio: Audio
+    playback: Playback
+    schedule: Schedule
+    report: Report
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def database_url(self) -> str:
+        return self.station.database
+
+
+_SECTIONS: dict[str, type] = {
+    "station": Station,
+    "scripts": Scripts,
+    "tts": TTS,
+    "audio": Audio,
+    "playback": Playback,
+    "schedule": Schedule,
+    "report": Report,
+}
+_TOP_KEYS = [*_SECTIONS, "villages", "slots"]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "表 {…}"
+    return repr(v)
+
+
+def _hint(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
+    return f"，是否为 {close[0]}？" if close else f"，可用的键：{', '.join(options)}"
+
+
+def _build(cls: type, raw: Any, where: str, ctx: _Ctx, problems: list[str]) -> Any:
+    """Validate the table ``raw`` against dataclass ``cls``; append problems; return instance."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: 应为表 [{where}] (got {_fmt(raw)})")
+        raw = {}
+    names = [f.name for f in fields(cls)]
+    for key in raw:
+        if key not in names:
+            problems.append(f"{where}.{key}: 未知的键{_hint(key, names)}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        sub = f.metadata.get("section")
+        if sub is not None:
+            values[f.name] = _build(sub, raw.get(f.name, {}), f"{where}.{f.name}", ctx, problems)
+            continue
+        if f.name in raw:
+            value = raw[f.name]
+        elif f.default is not MISSING:
+            value = f.default
+        elif f.default_factory is not MISSING:
+            value = f.default_factory()
+        else:
+            problems.append(f"{where}.{f.name}: 缺少此项")
+            continue
+        try:
+            values[f.name] = f.metadata["check"](value, ctx)
+        except _Invalid as e:
+            problems.append(f"{where}.{f.name}: {e} (got {_fmt(value)})")
+    if len(values) != len(names):
+        return None
+    return cls(**values)
+
+
+def _villages(raw: Any, problems: list[str]) -> dict[str, int]:
+    if not isinstance(raw, dict) or not raw:
+        problems.append(
+            f"villages: 应为 [villages] 表，每行 村名 = 人口，例如 青石村 = 1260 (got {_fmt(raw)})"
+        )
+        return {}
+    out: dict[str, int] = {}
+    for name, pop in raw.items():
+        if isinstance(pop, bool) or not isinstance(pop, int) or pop < 0:
+            problems.append(f"villages.{name}: 人口应为非负整数 (got {_fmt(pop)})")
+        else:
+            out[name] = pop
+    return out
+
+
+def parse(data: dict[str, Any], path: Path) -> Config:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    ctx = _Ctx(base=path.parent)
+    problems: list[str] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(f"{key}: 未知的节{_hint(key, _TOP_KEYS)}")
+    sections = {
+        name: _build(cls, data.get(name, {}), name, ctx, problems)
+        for name, cls in _SECTIONS.items()
+    }
+    villages = _villages(data.get("villages"), problems)
+    raw_slots = data.get("slots", [])
+    slots: list[Slot] = []
+    if not isinstance(raw_slots, list):
+        problems.append(f"slots: 应写成 [[slots]] 表数组 (got {_fmt(raw_slots)})")
+        raw_slots = []
+    for i, raw in enumerate(raw_slots, 1):
+        slot = _build(Slot, raw, f"slots[{i}]", ctx, problems)
+        if slot is None:
+            continue
+        if slot.villages != "all":
+            for v in slot.villages:
+                if villages and v not in villages:
+                    problems.append(
+                        f"slots[{i}].villages: 未知的村 {v!r}，已配置：{'、'.join(villages)}"
+                    )
+        slots.append(slot)
+    if problems:
+        raise ConfigError([f"{path.name}: {p}" for p in problems])
+    return Config(path=path, villages=villages, slots=tuple(slots), **sections)
+
+
+def default_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config, else $BROADCAST_CONFIG, else ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("BROADCAST_CONFIG")
+    return Path(env) if env else Path("config.toml")
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate config.toml; raise ConfigError with every problem at once."""
+    p = default_path(path).expanduser()
+    p = p if p.is_absolute() else Path.cwd() / p
+    if not p.exists():
+        raise ConfigError(
+            f"{p.name}: 找不到配置文件 {p}；请在站点文件夹中运行，或用 --config 指定配置文件路径"
+        )
+    if p.is_dir():
+        raise ConfigError(f"{p.name}: 这是一个文件夹，不是配置文件；请用 --config 指定 config.toml")
+    try:
+        raw = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p.name}: 不是 UTF-8 编码（第 {e.start} 字节）；请另存为 UTF-8") from e
+    except OSError as e:
+        raise ConfigError(f"{p.name}: 无法读取（{e.strerror}）") from e
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p.name}: TOML 语法错误：{_toml_message(e, raw)}") from e
+    return parse(data, p)
+
+
+def _toml_message(e: tomllib.TOMLDecodeError, source: str) -> str:
+    """'Expected ... (at line 3, column 7)' -> '第 3 行第 7 列：Expected ...' (+ a hint)."""
+    msg = str(e)
+    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    if not m:
+        return msg
+    text = f"第 {m[1]} 行第 {m[2]} 列：{msg[: m.start()].strip()}"
+    lines = source.splitlines()
+    line = lines[int(m[1]) - 1] if 0 < int(m[1]) <= len(lines) else ""
+    if re.match(r"^\s*[^\x00-\x7f]", line):
+        text += '（中文键名要加英文双引号，例如 "青石村" = 1260）'
+    return text
+
+
+def to_toml(cfg: Config) -> str:
+    """Render the effective configuration (defaults filled in) for `config show`."""
+    lines: list[str] = [f"# {cfg.path}"]
+
+    def value(v: Any) -> str:
+        if isinstance(v, Path):
+            return f'"{v}"'
+        if v is None:
+            return '""'
+        if isinstance(v, time):
+            return f'"{v.strftime("%H:%M:%S" if v.second else "%H:%M")}"'
+        if isinstance(v, tuple | list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(v)
+
+    def table(name: str, obj: Any) -> None:
+        subs = []
+        lines.append(f"\n[{name}]")
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            if f.metadata.get("section"):
+                subs.append((f"{name}.{f.name}", v))
+            else:
+                lines.append(f"{f.name} = {value(v)}")
+        for sub_name, sub in subs:
+            table(sub_name, sub)
+
+    for name in _SECTIONS:
+        table(name, getattr(cfg, name))
+    lines.append("\n[villages]")
+    lines += [f"{value(k)} = {v}" for k, v in cfg.villages.items()]
+    for slot in cfg.slots:
+        lines.append("\n[[slots]]")
+        for f in fields(slot):
+            v = getattr(slot, f.name)
+            if f.name == "days":
+                v = [_WEEKDAYS[d] for d in v]
+            lines.append(f"{f.name} = {value(v)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""The station database: engine, schema, forward migrations (SQLAlchemy Core).
+
+SQLite by default (WAL mode, foreign keys on, a busy timeout so the daemon and the CLI can
+share the file); any SQLAlchemy URL works, so a county can point many stations at PostgreSQL.
+The schema is versioned: :data:`MIGRATIONS` runs in order, each in its own transaction, and
+only ever adds — no migration drops a table or a column with rows in it.
+
+Timestamps are stored as ISO 8601 text with their UTC offset, dates as ``YYYY-MM-DD``: the same
+on every backend, readable in any SQLite browser, and sortable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import DatabaseError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Connection, Engine
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("applied_at", Text, nullable=False),
+)
+
+scripts = Table(
+    "scripts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("topic_source", String(16), nullable=False),  # option | front-matter | guess | default
+    Column("text", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("source_format", String(8), nullable=False),  # txt | md | docx
+    Column("encoding", String(16), nullable=False),
+    Column("chars", Integer, nullable=False),
+    Column("added_at", Text, nullable=False),
+    UniqueConstraint("sha256", name="uq_scripts_sha256"),
+)
+
+queue_entries = Table(
+    "queue_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("times", Integer),  # None = no limit
+    Column("date_from", String(10)),
+    Column("date_until", String(10)),
+    Column("villages", Text, nullable=False),  # "all" or a JSON list of names
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("added_at", Text, nullable=False),
+    Column("removed_at", Text),
+)
+Index("ix_queue_status_position", queue_entries.c.status, queue_entries.c.position)
+
+
+def _v1(conn: Connection) -> None:
+    for table in (scripts, queue_entries):
+        table.create(conn)
+
+
+# (version, description, step). Append only; never edit a step that has shipped.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "scripts and queue", _v1),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 (DB-API objects)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
+    from sqlalchemy import create_engine as sa_create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    kwargs = {}
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise DatabaseError(f"数据库文件夹不存在：{folder}；请检查 [station] database")
+    elif url in ("sqlite://", "sqlite:///:memory:"):
+        from sqlalchemy.pool import StaticPool
+
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    try:
+        engine = sa_create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as e:
+        raise DatabaseError(f"无法使用数据库地址 {url}：{e}；请检查 [station] database") from e
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def current_version(conn: Connection) -> int:
+    from sqlalchemy import func, inspect, select
+
+    if not inspect(conn).has_table("schema_migrations"):
+        return 0
+    return conn.execute(select(func.max(schema_migrations.c.version))).scalar() or 0
+
+
+def migrate(engine: Engine, now_iso: str) -> list[int]:
+    """Bring the schema forward to LATEST; return the versions applied (empty when current)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    applied: list[int] = []
+    try:
+        with engine.begin() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+            version = current_version(conn)
+        if version > LATEST:
+            raise DatabaseError(
+                f"数据库结构版本 {version} 比本程序支持的 {LATEST} 新；请升级 broadcast 后再运行"
+            )
+        for number, description, step in MIGRATIONS:
+            if number <= version:
+                continue
+            with engine.begin() as conn:
+                step(conn)
+                conn.execute(
+                    schema_migrations.insert().values(
+                        version=number, description=description, applied_at=now_iso
+                    )
+                )
+            applied.append(number)
+    except SQLAlchemyError as e:
+        raise DatabaseError(
+            f"数据库升级失败：{e.__class__.__name__}: {getattr(e, 'orig', None) or e}"
+        ) from e
+    return applied
+
+
+def open_station(url: str, now_iso: str) -> Engine:
+    """Open (creating if needed) and migrate the station database."""
+    engine = create_engine(url)
+    try:
+        migrate(engine, now_iso)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction: committed when the block ends, rolled back on any error."""
+    with engine.begin() as conn:
+        yield conn

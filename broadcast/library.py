@@ -1,0 +1,209 @@
+"""Library and queue services the CLI calls: validate everything, then write in one transaction.
+
+Each function returns the lines (or text) the staff read; nothing here prints. Files are read and
+every option checked *before* the transaction opens, so a bad file or option leaves the station
+database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import queue, scripts
+from .console import cut, table, to_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .config import Config
+
+_TOPIC_SOURCE = {
+    "option": "按 --topic",
+    "front-matter": "取自文件",
+    "guess": "按内容猜测，如有误请用 --topic 指定",
+    "default": "未识别出主题，如有误请用 --topic 指定",
+}
+
+
+def _added_line(added: scripts.Added) -> str:
+    s = added.script
+    if added.existing:
+        return f"稿件 {s.id}《{s.title}》已在稿件库中（内容相同），未重复导入"
+    return (
+        f"已导入稿件 {s.id}《{s.title}》：{s.chars} 字，{s.encoding}，"
+        f"主题“{s.topic}”（{_TOPIC_SOURCE[s.topic_source]}）"
+    )
+
+
+def import_files(
+    engine: Engine,
+    cfg: Config,
+    files: Sequence[Path],
+    now: datetime,
+    *,
+    topic: str | None = None,
+    title: str | None = None,
+) -> list[str]:
+    """Read every file, then store them all in one transaction; return one line per file."""
+    if topic:
+        scripts.check_topic(topic, cfg.station.topics)
+    read = [scripts.read(f, cfg.scripts.max_bytes) for f in files]
+    with engine.begin() as conn:
+        results = [
+            scripts.add(
+                conn,
+                sf,
+                now_iso=now.isoformat(),
+                topics=cfg.station.topics,
+                topic=topic,
+                title=title,
+            )
+            for sf in read
+        ]
+    return [_added_line(a) for a in results]
+
+
+def scripts_listing(engine: Engine, as_json: bool) -> str:
+    with engine.connect() as conn:
+        items = scripts.all_scripts(conn)
+    if as_json:
+        return to_json([s.as_dict() for s in items])
+    if not items:
+        return "稿件库是空的。用 `broadcast scripts add 文件` 导入稿件。"
+    rows = [
+        (s.id, cut(s.title, 34), s.topic, s.chars, s.source_name, s.added_at[:16].replace("T", " "))
+        for s in items
+    ]
+    return table(("编号", "标题", "主题", "字数", "来源文件", "导入时间"), rows)
+
+
+def script_detail(engine: Engine, script_id: int) -> str:
+    with engine.connect() as conn:
+        s = scripts.get(conn, script_id)
+    return "\n".join(
+        [
+            f"稿件 {s.id}《{s.title}》",
+            f"主题：{s.topic}（{_TOPIC_SOURCE[s.topic_source]}）",
+            f"来源：{s.source_name}（{s.source_format}，{s.encoding}），{s.chars} 字",
+            f"导入时间：{s.added_at}",
+            f"SHA-256：{s.sha256}",
+            "",
+            s.text,
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """What `queue add` was asked: files or script ids, and the entry's options."""
+
+    items: Sequence[str]
+    topic: str | None = None
+    title: str | None = None
+    times: int | None = None
+    date_from: str | None = None
+    date_until: str | None = None
+    villages: str | None = None
+
+
+def _is_script_id(item: str) -> bool:
+    return item.isdigit() and not Path(item).exists()
+
+
+def queue_items(engine: Engine, cfg: Config, req: QueueRequest, now: datetime) -> list[str]:
+    """Import files as needed and append each item to the queue; all or nothing."""
+    date_from = queue.parse_date(req.date_from, "--from") if req.date_from else None
+    date_until = queue.parse_date(req.date_until, "--until") if req.date_until else None
+    villages = queue.parse_villages(req.villages, cfg.villages)
+    if req.topic:
+        scripts.check_topic(req.topic, cfg.station.topics)
+    files = {
+        i: scripts.read(Path(i), cfg.scripts.max_bytes) for i in req.items if not _is_script_id(i)
+    }
+    lines: list[str] = []
+    with engine.begin() as conn:
+        for item in req.items:
+            if item in files:
+                added = scripts.add(
+                    conn,
+                    files[item],
+                    now_iso=now.isoformat(),
+                    topics=cfg.station.topics,
+                    topic=req.topic,
+                    title=req.title,
+                )
+                lines.append(_added_line(added))
+                script = added.script
+            else:
+                script = scripts.get(conn, int(item))
+            entry = queue.add(
+                conn,
+                script.id,
+                now_iso=now.isoformat(),
+                times=req.times,
+                date_from=date_from,
+                date_until=date_until,
+                villages=villages,
+            )
+            lines.append(
+                f"已加入待播队列：第 {entry.position} 位（条目 {entry.id}）《{entry.title}》，"
+                f"{_times(entry.times)}，{_dates(entry)}，覆盖{_villages(entry.villages)}"
+            )
+    return lines
+
+
+def _times(times: int | None) -> str:
+    return "不限次数" if times is None else f"播出 {times} 次"
+
+
+def _dates(e: queue.Entry) -> str:
+    if not e.date_from and not e.date_until:
+        return "长期"
+    return f"{e.date_from or '即日'} 至 {e.date_until or '长期'}"
+
+
+def _villages(v: tuple[str, ...] | str) -> str:
+    return "全部村" if v == "all" else "、".join(v)
+
+
+_STATUS = {"active": "待播", "removed": "已移除"}
+
+
+def queue_listing(engine: Engine, as_json: bool, include_removed: bool = False) -> str:
+    with engine.connect() as conn:
+        items = queue.entries(conn, include_removed)
+    if as_json:
+        return to_json([e.as_dict() for e in items])
+    if not items:
+        return "待播队列是空的。用 `broadcast queue add 文件或稿件编号` 加入。"
+    rows = [
+        (
+            e.position if e.status == "active" else "-",
+            e.id,
+            cut(e.title, 30),
+            e.topic,
+            "不限" if e.remaining is None else e.remaining,
+            _dates(e),
+            cut(_villages(e.villages), 24),
+            _STATUS.get(e.status, e.status),
+        )
+        for e in items
+    ]
+    return table(("顺序", "条目", "稿件", "主题", "剩余次数", "日期", "覆盖村", "状态"), rows)
+
+
+def remove_entry(engine: Engine, entry_id: int, now: datetime) -> str:
+    with engine.begin() as conn:
+        e = queue.remove(conn, entry_id, now_iso=now.isoformat())
+    return f"已从待播队列移除条目 {e.id}《{e.title}》（播出记录保留）"
+
+
+def move_entry(engine: Engine, entry_id: int, to: int) -> str:
+    with engine.begin() as conn:
+        order = queue.move(conn, entry_id, to)
+    moved = next(e for e in order if e.id == entry_id)
+    return f"条目 {entry_id}《{moved.title}》已移到第 {moved.position} 位"
