@@ -175,6 +175,9 @@ def queue_group() -> None:
 @click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-12-01。")
 @click.option("--until", "date_until", metavar="DATE", help="结束日期，如 2026-12-31。")
 @click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@click.option(
+    "--produce/--no-produce", default=True, show_default=True, help="加入后立即制作节目。"
+)
 @pass_station
 def queue_add(
     st: Station,
@@ -185,8 +188,9 @@ def queue_add(
     date_from: str | None,
     date_until: str | None,
     villages: str | None,
+    produce: bool,
 ) -> None:
-    """把稿件文件或稿件编号加入待播队列。
+    """把稿件文件（或录音）或稿件编号加入待播队列，并制作节目。
 
     \b
     例：broadcast queue add scripts/禁毒_远离新型毒品.txt --times 10
@@ -203,8 +207,12 @@ def queue_add(
         date_until=date_until,
         villages=villages,
     )
-    for line in queue_items(st.engine, st.cfg, request, st.now()):
+    lines, script_ids = queue_items(st.engine, st.cfg, request, st.now())
+    for line in lines:
         click.echo(line)
+    if produce:
+        _produce(st, script_ids, engine_name=None, force=False,
+                 failed_hint="条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作")
 
 
 @queue_group.command("list")
@@ -237,6 +245,106 @@ def queue_move(st: Station, entry_id: int, to: int) -> None:
     from .library import move_entry
 
     click.echo(move_entry(st.engine, entry_id, to))
+
+
+# --- production ---
+
+
+def _produce(st: Station, script_ids: list[int], *, engine_name: str | None, force: bool,
+             failed_hint: str = "") -> None:
+    """Produce with a progress bar; print each outcome; exit 1 if any failed."""
+    from .programmes import describe, produce_many
+
+    if not script_ids:
+        click.echo("没有需要制作的节目（待播队列为空）。")
+        return
+    outcomes = produce_many(st.engine, st.cfg, script_ids, now_iso=st.now().isoformat(),
+                            engine_name=engine_name, force=force)
+    failed = 0
+    lines: list[str] = []
+    with click.progressbar(outcomes, length=len(script_ids), label="制作节目",
+                           file=sys.stderr) as bar:
+        for outcome in bar:
+            failed += outcome.error is not None
+            lines += describe(outcome)
+    for line in lines:
+        click.echo(line)
+    if failed:
+        raise click.ClickException(f"{failed} 个节目制作失败。{failed_hint}".rstrip())
+
+
+@cli.command("produce")
+@click.argument("script_ids", nargs=-1, type=int)
+@click.option("--all", "all_queued", is_flag=True, help="制作待播队列中的全部稿件。")
+@click.option("--engine", "engine_name", type=click.Choice(["edge", "espeak"]),
+              help="只用这个语音引擎（默认按 [tts] engines 依次尝试）。")
+@click.option("--force", is_flag=True, help="即使节目已是最新也重新合成（不用缓存）。")
+@pass_station
+def produce(st: Station, script_ids: tuple[int, ...], all_queued: bool,
+            engine_name: str | None, force: bool) -> None:
+    """把稿件制作成节目（朗读、片头、响度）。
+
+    \b
+    例：broadcast produce --all
+        broadcast produce --force 3     # 联网后用神经语音重新合成稿件 3
+    """
+    from .programmes import queued_script_ids
+
+    if script_ids and all_queued:
+        raise click.UsageError("请只写稿件编号或 --all 其中之一")
+    if not script_ids:
+        with st.engine.connect() as conn:
+            script_ids = tuple(queued_script_ids(conn))
+    _produce(st, list(script_ids), engine_name=engine_name, force=force)
+
+
+@cli.group("programmes")
+def programmes_group() -> None:
+    """节目：查看已制作的节目文件。"""
+
+
+@programmes_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.option("--all", "include_superseded", is_flag=True, help="包括已被替换的旧节目。")
+@pass_station
+def programmes_list(st: Station, as_json: bool, include_superseded: bool) -> None:
+    """列出节目（时长、语音、响度）。例：broadcast programmes list"""
+    from .programmes import programmes_listing
+
+    click.echo(programmes_listing(st.engine, as_json, include_superseded))
+
+
+@programmes_group.command("show")
+@click.argument("programme_id", type=int)
+@pass_station
+def programmes_show(st: Station, programme_id: int) -> None:
+    """显示一个节目的详细信息。例：broadcast programmes show 1"""
+    from .programmes import programme_detail
+
+    click.echo(programme_detail(st.engine, programme_id))
+
+
+@cli.group("text")
+def text_group() -> None:
+    """口语化文本：查看语音实际朗读的内容。"""
+
+
+@text_group.command("normalize")
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(path_type=Path), help="从稿件文件读取。")
+@pass_station
+def text_normalize(st: Station, text: str | None, file: Path | None) -> None:
+    """显示语音将朗读的文字（数字、电话、日期已转成读法）。
+
+    \b
+    例：broadcast text normalize "请拨打96110反诈专线"
+        broadcast text normalize --file 反诈稿.docx
+    """
+    from .programmes import normalize_for_staff
+
+    if (text is None) == (file is None):
+        raise click.UsageError("请给出要转换的文字，或用 --file 指定稿件文件（二选一）")
+    click.echo(normalize_for_staff(st.cfg, text=text, file=file))
 
 
 def main() -> None:  # pragma: no cover - console entry point

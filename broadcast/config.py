@@ -262,6 +262,7 @@ class Edge:
     concurrency: int = _opt(_int(1, 8), 2)
     retries: int = _opt(_int(0, 10), 3)
     timeout_seconds: int = _opt(_int(1, 600), 30)
+    backoff_seconds: float = _opt(_float(0.0, 60.0), 1.0)
     chunk_chars: int = _opt(_int(100, 2000), 1000)
 
 
@@ -298,6 +299,7 @@ class Audio:
     outro: Path | None = _opt(_path(optional=True), "")
     bed: Path | None = _opt(_path(optional=True), "")
     programmes: Path = _opt(_path(), "audio/programmes")
+    recordings: Path = _opt(_path(), "audio/recordings")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 from sqlalchemy import (
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -60,6 +61,9 @@ scripts = Table(
     Column("encoding", String(16), nullable=False),
     Column("chars", Integer, nullable=False),
     Column("added_at", Text, nullable=False),
+    # v2: pre-recorded audio (a phone recording, a lecture) is a script of kind "audio"
+    Column("kind", String(8), nullable=False, server_default="text"),  # text | audio
+    Column("audio_file", Text),  # the stored copy of a recording, for kind "audio"
     UniqueConstraint("sha256", name="uq_scripts_sha256"),
 )
 
@@ -79,15 +83,54 @@ queue_entries = Table(
 )
 Index("ix_queue_status_position", queue_entries.c.status, queue_entries.c.position)
 
+programmes = Table(
+    "programmes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text_hash", String(64), nullable=False),  # sha256 of the spoken text (or recording)
+    Column("recipe", String(64), nullable=False),  # sha256 of text + voice + audio settings
+    Column("engine", String(16), nullable=False),  # edge | espeak | recording
+    Column("voice", Text, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("lufs", Float, nullable=False),
+    Column("true_peak_dbtp", Float, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("subtitles", Text),
+    Column("note", Text),  # e.g. why the fallback engine was used
+    Column("status", String(16), nullable=False),  # current | superseded
+    Column("produced_at", Text, nullable=False),
+)
+Index("ix_programmes_script_status", programmes.c.script_id, programmes.c.status)
+
+
+def _as_of(table: Table, later_columns: tuple[str, ...]) -> Table:
+    """``table`` as an earlier migration created it: without the columns added later."""
+    old = MetaData()
+    frozen = table.to_metadata(old)
+    for name in later_columns:
+        frozen._columns.remove(frozen.c[name])
+    return frozen
+
 
 def _v1(conn: Connection) -> None:
-    for table in (scripts, queue_entries):
-        table.create(conn)
+    _as_of(scripts, ("kind", "audio_file")).create(conn)
+    queue_entries.create(conn)
+
+
+def _v2(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    conn.execute(text("ALTER TABLE scripts ADD COLUMN kind VARCHAR(8) NOT NULL DEFAULT 'text'"))
+    conn.execute(text("ALTER TABLE scripts ADD COLUMN audio_file TEXT"))
+    programmes.create(conn)
 
 
 # (version, description, step). Append only; never edit a step that has shipped.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "scripts and queue", _v1),
+    (2, "programmes; pre-recorded audio scripts", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -61,6 +61,7 @@ def import_files(
                 topics=cfg.station.topics,
                 topic=topic,
                 title=title,
+                recordings=cfg.audio.recordings,
             )
             for sf in read
         ]
@@ -114,8 +115,12 @@ def _is_script_id(item: str) -> bool:
     return item.isdigit() and not Path(item).exists()
 
 
-def queue_items(engine: Engine, cfg: Config, req: QueueRequest, now: datetime) -> list[str]:
-    """Import files as needed and append each item to the queue; all or nothing."""
+def queue_items(
+    engine: Engine, cfg: Config, req: QueueRequest, now: datetime
+) -> tuple[list[str], list[int]]:
+    """Import files as needed and append each item to the queue; all or nothing.
+
+    Returns the lines to print and the ids of the queued scripts (to produce next)."""
     date_from = queue.parse_date(req.date_from, "--from") if req.date_from else None
     date_until = queue.parse_date(req.date_until, "--until") if req.date_until else None
     villages = queue.parse_villages(req.villages, cfg.villages)
@@ -125,6 +130,7 @@ def queue_items(engine: Engine, cfg: Config, req: QueueRequest, now: datetime) -
         i: scripts.read(Path(i), cfg.scripts.max_bytes) for i in req.items if not _is_script_id(i)
     }
     lines: list[str] = []
+    ids: list[int] = []
     with engine.begin() as conn:
         for item in req.items:
             if item in files:
@@ -135,11 +141,13 @@ def queue_items(engine: Engine, cfg: Config, req: QueueRequest, now: datetime) -
                     topics=cfg.station.topics,
                     topic=req.topic,
                     title=req.title,
+                    recordings=cfg.audio.recordings,
                 )
                 lines.append(_added_line(added))
                 script = added.script
             else:
                 script = scripts.get(conn, int(item))
+            ids.append(script.id)
             entry = queue.add(
                 conn,
                 script.id,
@@ -153,7 +161,7 @@ def queue_items(engine: Engine, cfg: Config, req: QueueRequest, now: datetime) -
                 f"已加入待播队列：第 {entry.position} 位（条目 {entry.id}）《{entry.title}》，"
                 f"{_times(entry.times)}，{_dates(entry)}，覆盖{_villages(entry.villages)}"
             )
-    return lines
+    return lines, list(dict.fromkeys(ids))
 
 
 def _times(times: int | None) -> str:

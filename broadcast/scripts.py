@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ScriptError
+from .errors import BroadcastError, ScriptError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-SUFFIXES = (*TEXT_SUFFIXES, ".docx")
+AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav", ".ogg", ".aac", ".flac", ".amr")
+SUFFIXES = (*TEXT_SUFFIXES, ".docx", *AUDIO_SUFFIXES)
 
 # Keyword -> topic; the topic with the most keyword hits wins. Staff see the guess and can
 # correct it with --topic.
@@ -63,10 +64,13 @@ class ScriptFile:
     source_name: str
     source_format: str
     encoding: str
+    kind: str = "text"  # text | audio (a pre-recorded programme)
+    source_path: Path | None = None  # the recording to store, for kind "audio"
+    digest: str | None = None  # sha256 of a recording's bytes
 
     @property
     def sha256(self) -> str:
-        return content_hash(self.text)
+        return self.digest or content_hash(self.text)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Script:
     encoding: str
     chars: int
     added_at: str
+    kind: str = "text"
+    audio_file: str | None = None
 
     def as_dict(self, with_text: bool = False) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -265,8 +271,11 @@ def read(path: Path, max_bytes: int) -> ScriptFile:
         raise ScriptError(f"{name}: 不支持旧版 .doc；请在 WPS/Word 中“另存为”.docx 或 .txt")
     if suffix not in SUFFIXES:
         raise ScriptError(
-            f"{name}: 不支持的文件类型 {suffix or '（无扩展名）'}；支持 .txt、.md、.docx"
+            f"{name}: 不支持的文件类型 {suffix or '（无扩展名）'}；"
+            "支持稿件 .txt、.md、.docx 和录音 .mp3、.m4a、.wav"
         )
+    if suffix in AUDIO_SUFFIXES:
+        return read_recording(path)
     size = path.stat().st_size
     if size > max_bytes:
         raise ScriptError(
@@ -299,6 +308,38 @@ def read(path: Path, max_bytes: int) -> ScriptFile:
         source_format=fmt,
         encoding=encoding,
     )
+
+
+def read_recording(path: Path) -> ScriptFile:
+    """A pre-recorded programme (phone recording, lecture): checked to be decodable audio."""
+    from .mixing import probe_duration
+
+    try:
+        seconds = probe_duration(path)
+    except BroadcastError as e:
+        raise ScriptError(f"{path.name}: 无法识别的录音文件（{e}）；请换成 MP3、M4A 或 WAV") from e
+    if seconds < 1.0:
+        raise ScriptError(f"{path.name}: 录音太短（{seconds:.1f} 秒）；请检查文件")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return ScriptFile(
+        title=path.stem, text="", topic=None, source_name=path.name,
+        source_format=path.suffix.lower().lstrip("."), encoding="audio", kind="audio",
+        source_path=path, digest=digest,
+    )
+
+
+def store_recording(sf: ScriptFile, folder: Path) -> Path:
+    """Copy a recording into the station's recordings folder (named by its content hash)."""
+    import shutil
+
+    assert sf.source_path is not None and sf.digest is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{sf.digest[:16]}{sf.source_path.suffix.lower()}"
+    if not dest.exists():
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copyfile(sf.source_path, tmp)
+        tmp.replace(dest)
+    return dest
 
 
 def _human(n: int) -> str:
@@ -372,6 +413,7 @@ def add(
     topics: tuple[str, ...],
     topic: str | None = None,
     title: str | None = None,
+    recordings: Path | None = None,
 ) -> Added:
     """Store a script read by :func:`read`; the same content again returns the stored one."""
     from .db import scripts
@@ -397,6 +439,8 @@ def add(
         "encoding": sf.encoding,
         "chars": len(sf.text),
         "added_at": now_iso,
+        "kind": sf.kind,
+        "audio_file": str(store_recording(sf, recordings)) if sf.kind == "audio" and recordings else None,
     }
     new_id = conn.execute(scripts.insert().values(**values)).inserted_primary_key[0]
     return Added(Script(id=new_id, **values), False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,7 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def station(tmp_path: Path) -> Path:
     """A fresh station folder: the sample config.toml and lexicon, its own station.db."""
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+    # Offline by default: edge-tts points at a closed loopback port (tests that want the
+    # service start the loopback edge server and point the endpoint at it).
+    from edge_server import free_port, ws_url
+
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('endpoint = ""', f'endpoint = "{ws_url(free_port())}"')
+    text = re.sub(r"^backoff_seconds = .*$", "backoff_seconds = 0.05", text, flags=re.M)
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
     if (ROOT / "lexicon.toml").exists():
         shutil.copy(ROOT / "lexicon.toml", tmp_path / "lexicon.toml")
     (tmp_path / "audio").mkdir()
@@ -51,3 +59,32 @@ class Broadcast:
 @pytest.fixture
 def bc(station: Path) -> Broadcast:
     return Broadcast(station)
+
+
+from edge_server import edge_server_fixture  # noqa: E402,F401  (registers the `edge_server` fixture)
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of an audio file, measured by ffmpeg alone."""
+    import re
+    import subprocess
+
+    p = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )
+    summary = p.stderr[p.stderr.rindex("Summary:"):]
+    lufs = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1])
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1])
+    return lufs, peak
+
+
+def ffprobe_duration(path: Path) -> float:
+    import subprocess
+
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(out.stdout.strip())

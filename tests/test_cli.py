@@ -117,7 +117,7 @@ def test_gb18030_and_docx_queue_with_correct_chinese(bc, tmp_path):
     d.add_heading("防范养老诈骗", level=1)
     d.add_paragraph("老人家要警惕以“养老投资”为名的诈骗，拨打96110咨询。")
     d.save(str(tmp_path / "养老诈骗.docx"))
-    r = bc("queue", "add", str(gb), str(tmp_path / "养老诈骗.docx"), "--times", "5")
+    r = bc("queue", "add", str(gb), str(tmp_path / "养老诈骗.docx"), "--times", "5", "--no-produce")
     assert r.exit_code == 0, r.output
     entries = json.loads(bc("queue", "list", "--json").output)
     assert [(e["position"], e["title"], e["topic"], e["remaining"]) for e in entries] == [
@@ -144,6 +144,7 @@ def test_queue_add_list_move_remove(bc):
         "2026-12-31",
         "--villages",
         "青石村，东岭村",
+        "--no-produce",
     )
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [
@@ -151,7 +152,7 @@ def test_queue_add_list_move_remove(bc):
         r.output.splitlines()[1],
         "已加入待播队列：第 2 位（条目 2）《远离新型毒品 守护健康生活》，播出 3 次，2026-12-01 至 2026-12-31，覆盖青石村、东岭村",
     ]
-    assert bc("queue", "add", "1").exit_code == 0
+    assert bc("queue", "add", "1", "--no-produce").exit_code == 0
     r = bc("queue", "move", "3", "--to", "1")
     assert r.output == "条目 3《警惕冒充客服退款诈骗》已移到第 1 位\n"
     order = [(e["position"], e["id"]) for e in json.loads(bc("queue", "list", "--json").output)]
@@ -323,7 +324,7 @@ def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_python_dash_m_uses_config_in_current_folder(station):
-    p = run_module("queue", "add", str(FRAUD), cwd=station)
+    p = run_module("queue", "add", str(FRAUD), "--no-produce", cwd=station)
     assert p.returncode == 0, p.stderr
     assert "已加入待播队列：第 1 位" in p.stdout
     p = run_module("scripts", "show", "5", cwd=station)

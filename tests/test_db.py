@@ -74,3 +74,35 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DatabaseError) as e:
         db.create_engine(f"sqlite:///{tmp_path / 'nope' / 'station.db'}")
     assert str(e.value) == f"数据库文件夹不存在：{tmp_path / 'nope'}；请检查 [station] database"
+
+
+def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
+    """A station created by the first release (v1 schema) keeps every row after upgrading."""
+    path = tmp_path / "station.db"
+    engine = db.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        db.schema_migrations.create(conn)
+        db.MIGRATIONS[0][2](conn)
+        conn.execute(db.schema_migrations.insert().values(version=1, description="v1", applied_at=NOW))
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        assert "kind" not in [r[1] for r in conn.execute("pragma table_info(scripts)")]
+        conn.execute(
+            "insert into scripts (title, topic, topic_source, text, sha256, source_name,"
+            " source_format, encoding, chars, added_at) values"
+            " ('禁毒', '禁毒', 'guess', '远离毒品', ?, 'a.txt', 'txt', 'UTF-8', 4, ?)",
+            ("a" * 64, NOW),
+        )
+        conn.execute(
+            "insert into queue_entries (script_id, position, villages, status, added_at)"
+            " values (1, 1, 'all', 'active', ?)",
+            (NOW,),
+        )
+    engine = db.open_station(f"sqlite:///{path}", NOW)
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select title, text, kind, audio_file from scripts").fetchall() == [
+            ("禁毒", "远离毒品", "text", None)
+        ]
+        assert conn.execute("select script_id, status from queue_entries").fetchall() == [(1, "active")]
+        assert [r[0] for r in conn.execute("select version from schema_migrations")] == [1, 2]

@@ -1,0 +1,176 @@
+"""Benchmark programme production: ``broadcast.mixing.master`` against ffmpeg alone.
+
+    .venv/bin/python bench/production.py [--runs 3] [--keep DIR]
+
+1. Builds "cached speech": espeak-ng Mandarin sentences at 24 kHz (edge-tts's rate), looped
+   to a 5-minute WAV.
+2. Times ``master()`` producing a 5-minute 44.1 kHz mono 128 kb/s MP3 with intro and outro,
+   and, in the same run, ffmpeg alone encoding the same intro + speech + outro:
+   (a) concat + encode only (no loudness work: the floor), (b) concat + ``loudnorm``
+   (ffmpeg's own one-pass EBU R128 normaliser with true-peak limiting) + encode.
+3. Measures peak RSS of a separate process producing a 5- and a 30-minute programme
+   (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a fresh wrapper whose only child runs
+   ``master``; the ffmpeg helper processes are reported separately).
+4. Prints a table, with ffmpeg ``ebur128`` figures of every output.
+
+Goals: master ≤ 1.3× ffmpeg, peak RSS ≤ 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INTRO, OUTRO = ROOT / "audio" / "intro.wav", ROOT / "audio" / "outro.wav"
+SENTENCES = [
+    "村民朋友们，大家好，欢迎收听今天的法治广播。",
+    "今天我们来学习民法典中关于相邻关系的规定。",
+    "不动产的相邻权利人应当按照有利生产、方便生活、团结互助、公平合理的原则，正确处理相邻关系。",
+    "建造建筑物，不得违反国家有关工程建设标准，不得妨碍相邻建筑物的通风、采光和日照。",
+    "遇到纠纷，可以先找村委会调解，也可以拨打一二三四八法律服务热线咨询。",
+]
+CHILD = """
+import json, resource, sys
+from pathlib import Path
+from broadcast.mixing import MixSettings, master
+pieces = [Path(p) for p in sys.argv[2:]]
+r = master(pieces, Path(sys.argv[1]), MixSettings(intro=Path({intro!r}), outro=Path({outro!r})))
+print(json.dumps({{"self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "ffmpeg_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                  "duration": r.duration_s, "lufs": r.lufs, "tp": r.true_peak_dbtp}}))
+"""
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    err = run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
+               "ebur128=peak=true", "-f", "null", "-"], text=True).stderr
+    summary = err[err.rindex("Summary:"):]
+    return (float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1]),
+            float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1]))
+
+
+def build_speech(work: Path, minutes: float) -> Path:
+    """espeak-ng sentences → 24 kHz mono WAV looped to ``minutes``."""
+    parts = []
+    for i, text in enumerate(SENTENCES):
+        wav = work / f"s{i}.wav"
+        run(["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(wav), text])
+        parts.append(wav)
+    listing = work / "parts.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    once = work / "once.wav"
+    run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+         "-ar", "24000", "-ac", "1", str(once)])
+    out = work / f"speech_{minutes:g}min.wav"
+    run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(once),
+         "-t", str(minutes * 60), "-c:a", "pcm_s16le", str(out)])
+    return out
+
+
+def ffmpeg_alone(voice: Path, out: Path, loudnorm: bool) -> None:
+    chain = "[a0][a1][a2]concat=n=3:v=0:a=1"
+    if loudnorm:
+        chain += ",loudnorm=I=-16:TP=-1:LRA=11"
+    chain += ",aresample=44100[out]"
+    graph = ";".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=mono[a{i}]"
+                     for i in range(3)) + ";" + chain
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(INTRO), "-i", str(voice), "-i", str(OUTRO),
+         "-filter_complex", graph, "-map", "[out]", "-ac", "1", "-c:a", "libmp3lame",
+         "-b:a", "128k", str(out)])
+
+
+def timed(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def rss_wrapper(out: str, pieces: list[str]) -> None:
+    """Run master in a child; print its peak RSS (this wrapper has no other children)."""
+    code = CHILD.format(intro=str(INTRO), outro=str(OUTRO))
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, out, *pieces], capture_output=True,
+                          text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(proc.stderr)
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info["children_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    info["seconds"] = elapsed
+    print(json.dumps(info))
+
+
+def measure_rss(out: Path, pieces: list[Path]) -> dict:
+    proc = run([sys.executable, __file__, "--rss-wrapper", str(out), *map(str, pieces)],
+               text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="keep the work files in this folder")
+    ap.add_argument("--rss-wrapper", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.rss_wrapper:
+        rss_wrapper(args.rss_wrapper[0], args.rss_wrapper[1:])
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from broadcast.mixing import MixSettings, master
+
+    with tempfile.TemporaryDirectory(prefix="bench-production-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        speech = build_speech(work, 5)
+        settings = MixSettings(intro=INTRO, outro=OUTRO)
+        ours, plain, norm = work / "master.mp3", work / "ffmpeg.mp3", work / "loudnorm.mp3"
+        master(speech, ours, settings)  # warm-up (imports, page cache)
+        t_master = timed(lambda: master(speech, ours, settings), args.runs)
+        t_plain = timed(lambda: ffmpeg_alone(speech, plain, False), args.runs)
+        t_norm = timed(lambda: ffmpeg_alone(speech, norm, True), args.runs)
+
+        rss5 = measure_rss(work / "rss5.mp3", [speech])
+        rss30 = measure_rss(work / "rss30.mp3", [speech] * 6)  # six 5-min pieces
+
+        print(f"\n5-minute programme (intro + {5 * 60} s speech + outro → 44.1 kHz mono "
+              f"128 kb/s MP3), median of {args.runs} runs\n")
+        print(f"{'producer':<34}{'time s':>8}{'master/this':>13}{'I LUFS':>9}{'TP dBTP':>9}")
+        rows = [("broadcast.mixing.master", t_master, ours),
+                ("ffmpeg concat + encode", t_plain, plain),
+                ("ffmpeg concat + loudnorm + encode", t_norm, norm)]
+        for label, t, path in rows:
+            lufs, tp = ebur128(path)
+            print(f"{label:<34}{t:>8.2f}{t_master / t:>12.2f}×{lufs:>9.1f}{tp:>9.1f}")
+        print(f"\n{'peak RSS (separate process)':<30}{'children MB':>12}{'python MB':>10}"
+              f"{'ffmpeg MB':>10}{'wall s':>8}{'I LUFS':>9}{'TP dBTP':>9}")
+        for label, info, path in (("5-minute programme", rss5, work / "rss5.mp3"),
+                                  ("30-minute programme", rss30, work / "rss30.mp3")):
+            lufs, tp = ebur128(path)
+            print(f"{label:<30}{info['children_kb'] / 1024:>12.1f}{info['self_kb'] / 1024:>10.1f}"
+                  f"{info['ffmpeg_kb'] / 1024:>10.1f}{info['seconds']:>8.1f}{lufs:>9.1f}"
+                  f"{tp:>9.1f}")
+        print("children MB = RUSAGE_CHILDREN.ru_maxrss of a wrapper whose only child ran "
+              "master (largest process in that tree); python MB = the master process itself; "
+              "ffmpeg MB = its largest ffmpeg helper")
+        print("\ngoals: master ≤ 1.3× ffmpeg; peak RSS ≤ 250 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""Programmes (节目): a script made into a broadcast-ready audio file, ahead of air time.
+
+produce(script) = spoken-form text -> speech (engine chain, cache) -> mix (intro/outro,
+loudness, true-peak limit) -> ``audio/programmes/s0001-标题-1a2b3c4d.mp3`` (+ ``.srt``) -> a
+``programmes`` row. A programme whose recipe (spoken text, voice, audio settings, jingles) has
+not changed is not made again unless forced; the previous file of a script is superseded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BroadcastError, ProgrammeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from .config import Config
+    from .scripts import Script
+    from .tts import Cue
+
+
+@dataclass(frozen=True)
+class Programme:
+    id: int
+    script_id: int
+    title: str
+    text_hash: str
+    recipe: str
+    engine: str
+    voice: str
+    duration_s: float
+    lufs: float
+    true_peak_dbtp: float
+    file: str
+    subtitles: str | None
+    note: str | None
+    status: str
+    produced_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one script: a new programme, an unchanged one, or an error."""
+
+    script_id: int
+    title: str
+    programme: Programme | None = None
+    unchanged: bool = False
+    error: str | None = None
+    note: str | None = None  # the fallback line, when an engine was skipped
+
+
+def slug(title: str, limit: int = 24) -> str:
+    """A file-name-safe form of a title: letters, digits and CJK kept, nothing else."""
+    s = re.sub(r"[^\w\u4e00-\u9fff]+", "-", title, flags=re.UNICODE).strip("-_")
+    return (s[:limit].strip("-_") or "programme").replace("..", "-")
+
+
+def spoken_text(cfg: Config, script: Script) -> str:
+    """Exactly what the voice reads: the title, then the normalised script."""
+    from .text import load_lexicon, normalize
+
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    return normalize(f"{script.title}。\n{script.text}", lexicon)
+
+
+def _file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise ProgrammeError(f"{path}: 无法读取（{e.strerror}）；请检查 config.toml 的 [audio] 设置") from e
+
+
+def _recipe(cfg: Config, content_hash: str, chain: Sequence[str]) -> str:
+    a = cfg.audio
+    blob = {
+        "content": content_hash,
+        "chain": list(chain),
+        "tts": [cfg.tts.voice, cfg.tts.rate, cfg.tts.volume, cfg.tts.pitch,
+                cfg.tts.espeak.voice, cfg.tts.espeak.speed],
+        "audio": [a.loudness_lufs, a.true_peak_dbtp, a.sample_rate, a.format, a.bitrate],
+        "jingles": [_file_digest(a.intro), _file_digest(a.outro), _file_digest(a.bed)],
+    }
+    return hashlib.sha256(json.dumps(blob, ensure_ascii=False).encode()).hexdigest()
+
+
+def _srt_time(t: float) -> str:
+    ms = max(0, round(t * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_srt(path: Path, cues: Sequence[Cue], offset: float) -> None:
+    lines = []
+    for i, c in enumerate(cues, 1):
+        lines += [str(i), f"{_srt_time(c.start + offset)} --> {_srt_time(c.end + offset)}", c.text, ""]
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _row(row: Any) -> Programme:
+    return Programme(**{k: row._mapping[k] for k in Programme.__dataclass_fields__})
+
+
+def current(conn: Connection, script_id: int) -> Programme | None:
+    from sqlalchemy import select
+
+    from .db import programmes as p
+
+    row = conn.execute(
+        select(p).where(p.c.script_id == script_id, p.c.status == "current").order_by(p.c.id.desc())
+    ).first()
+    return _row(row) if row else None
+
+
+def get(conn: Connection, programme_id: int) -> Programme:
+    from sqlalchemy import select
+
+    from .db import programmes as p
+
+    row = conn.execute(select(p).where(p.c.id == programme_id)).first()
+    if row is None:
+        raise ProgrammeError(f"找不到编号为 {programme_id} 的节目；用 `broadcast programmes list` 查看编号")
+    return _row(row)
+
+
+def listing(conn: Connection, include_superseded: bool = False) -> list[Programme]:
+    from sqlalchemy import select
+
+    from .db import programmes as p
+
+    stmt = select(p).order_by(p.c.id)
+    if not include_superseded:
+        stmt = stmt.where(p.c.status == "current")
+    return [_row(r) for r in conn.execute(stmt)]
+
+
+def _mix_settings(cfg: Config):
+    from .mixing import MixSettings
+
+    a = cfg.audio
+    return MixSettings(
+        loudness_lufs=a.loudness_lufs, true_peak_dbtp=a.true_peak_dbtp, sample_rate=a.sample_rate,
+        format=a.format, bitrate=a.bitrate, intro=a.intro, outro=a.outro, bed=a.bed,
+    )
+
+
+def _target(cfg: Config, script: Script, recipe: str) -> Path:
+    folder = cfg.audio.programmes
+    folder.mkdir(parents=True, exist_ok=True)
+    out = (folder / f"s{script.id:04d}-{slug(script.title)}-{recipe[:8]}.{cfg.audio.format}").resolve()
+    if out.parent != folder.resolve():  # a title can never lead outside the folder
+        raise ProgrammeError(f"节目文件名无效：{out.name}")
+    return out
+
+
+def produce_one(
+    engine: Engine,
+    cfg: Config,
+    script: Script,
+    *,
+    now_iso: str,
+    engine_name: str | None = None,
+    force: bool = False,
+) -> Outcome:
+    """Make (or confirm) the current programme of one script."""
+    from . import tts
+    from .mixing import master
+
+    chain_names = [engine_name] if engine_name else list(cfg.tts.engines)
+    if script.kind == "audio":
+        source = Path(script.audio_file or "")
+        content_hash, chain_names = script.sha256, ["recording"]
+    else:
+        spoken = spoken_text(cfg, script)
+        content_hash = hashlib.sha256(spoken.encode("utf-8")).hexdigest()
+    recipe = _recipe(cfg, content_hash, chain_names)
+    with engine.connect() as conn:
+        existing = current(conn, script.id)
+    if (
+        existing is not None and not force and existing.recipe == recipe
+        and Path(existing.file).exists()
+    ):
+        return Outcome(script.id, script.title, existing, unchanged=True)
+
+    out = _target(cfg, script, recipe)
+    note = None
+    if script.kind == "audio":
+        result = master(source, out, _mix_settings(cfg))
+        engine_label, voice, cues = "recording", "原声录音", ()
+    else:
+        from .text import chunk
+
+        chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
+        speech = tts.speak(chunks, tts.engines_from_config(cfg.tts, engine_name), cfg.tts.cache,
+                           force=force)
+        result = master(list(speech.pieces), out, _mix_settings(cfg))
+        engine_label, voice, cues = speech.engine, speech.voice, speech.cues
+        if speech.fallback_note:
+            note = (f"{speech.fallback_note}；联网后运行 `broadcast produce --force {script.id}` "
+                    "可重新合成")
+    srt = None
+    if cues:
+        srt = out.with_suffix(".srt")
+        write_srt(srt, cues, result.intro_s)
+    from .db import programmes as p
+
+    with engine.begin() as conn:
+        old = conn.execute(
+            p.select().where(p.c.script_id == script.id, p.c.status == "current")
+        ).fetchall()
+        conn.execute(p.update().where(p.c.script_id == script.id, p.c.status == "current")
+                     .values(status="superseded"))
+        new_id = conn.execute(p.insert().values(
+            script_id=script.id, title=script.title, text_hash=content_hash, recipe=recipe,
+            engine=engine_label, voice=voice, duration_s=round(result.duration_s, 3),
+            lufs=round(result.lufs, 2), true_peak_dbtp=round(result.true_peak_dbtp, 2),
+            file=str(out), subtitles=str(srt) if srt else None, note=note, status="current",
+            produced_at=now_iso,
+        )).inserted_primary_key[0]
+        programme = get(conn, new_id)
+    for row in old:  # superseded files go; their rows stay for the airing log
+        for f in (row.file, row.subtitles):
+            if f and Path(f) != out and Path(f) != srt:
+                Path(f).unlink(missing_ok=True)
+    return Outcome(script.id, script.title, programme, note=note)
+
+
+def queued_script_ids(conn: Connection) -> list[int]:
+    """Scripts with an active queue entry, in queue order, each once."""
+    from .queue import entries
+
+    return list(dict.fromkeys(e.script_id for e in entries(conn)))
+
+
+def produce_many(
+    engine: Engine,
+    cfg: Config,
+    script_ids: Sequence[int],
+    *,
+    now_iso: str,
+    engine_name: str | None = None,
+    force: bool = False,
+) -> Iterator[Outcome]:
+    """Produce each script in turn; one failure is reported and the rest go on."""
+    from . import scripts
+
+    with engine.connect() as conn:
+        items = [scripts.get(conn, i) for i in script_ids]
+    for s in items:
+        try:
+            yield produce_one(engine, cfg, s, now_iso=now_iso, engine_name=engine_name, force=force)
+        except BroadcastError as e:
+            yield Outcome(s.id, s.title, error=str(e))
+
+
+def describe(o: Outcome) -> list[str]:
+    """The lines the staff read about one outcome."""
+    if o.error:
+        return [f"稿件 {o.script_id}《{o.title}》节目制作失败：{o.error}"]
+    p = o.programme
+    assert p is not None
+    lines = [o.note] if o.note else []
+    what = "节目已是最新，无需重做" if o.unchanged else "已制作节目"
+    lines.append(
+        f"{what} {p.id}《{p.title}》：{_minutes(p.duration_s)}，{_engine_label(p)}，"
+        f"响度 {p.lufs:.1f} LUFS，峰值 {p.true_peak_dbtp:.1f} dBTP → {Path(p.file).name}"
+    )
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}分{s:02d}秒"
+
+
+def _engine_label(p: Programme) -> str:
+    return {"edge": f"edge-tts {p.voice}", "espeak": "离线语音 espeak-ng",
+            "recording": "原声录音"}.get(p.engine, p.engine)
+
+
+def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool = False) -> str:
+    from .console import cut, table, to_json
+
+    with engine.connect() as conn:
+        items = listing(conn, include_superseded)
+    if as_json:
+        return to_json([p.as_dict() for p in items])
+    if not items:
+        return "还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"
+    rows = [
+        (p.id, p.script_id, cut(p.title, 30), _minutes(p.duration_s), _engine_label(p),
+         f"{p.lufs:.1f}", f"{p.true_peak_dbtp:.1f}", p.produced_at[:16].replace("T", " "),
+         "" if p.status == "current" else "已替换")
+        for p in items
+    ]
+    return table(("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", ""), rows)
+
+
+def programme_detail(engine: Engine, programme_id: int) -> str:
+    with engine.connect() as conn:
+        p = get(conn, programme_id)
+    lines = [
+        f"节目 {p.id}《{p.title}》（稿件 {p.script_id}）",
+        f"状态：{'当前节目' if p.status == 'current' else '已被新版本替换'}",
+        f"时长：{_minutes(p.duration_s)}（{p.duration_s:.1f} 秒）",
+        f"语音：{_engine_label(p)}",
+        f"响度：{p.lufs:.1f} LUFS，真峰值 {p.true_peak_dbtp:.1f} dBTP",
+        f"文件：{p.file}{'' if Path(p.file).exists() else '（文件已不存在）'}",
+        f"字幕：{p.subtitles or '无'}",
+        f"制作时间：{p.produced_at}",
+        f"文本哈希：{p.text_hash}",
+    ]
+    if p.note:
+        lines.append(f"备注：{p.note}")
+    return "\n".join(lines)
+
+
+def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | None = None) -> str:
+    """What the voice will read for a text or a script file (title first, as on air)."""
+    from .scripts import Script, read
+    from .text import load_lexicon, normalize
+
+    if file is not None:
+        sf = read(file, cfg.scripts.max_bytes)
+        if sf.kind == "audio":
+            raise ProgrammeError(f"{file.name}: 这是录音文件，没有需要转换的文字")
+        fake = Script(id=0, title=sf.title, topic="", topic_source="", text=sf.text,
+                      sha256="", source_name=sf.source_name, source_format=sf.source_format,
+                      encoding=sf.encoding, chars=len(sf.text), added_at="")
+        return spoken_text(cfg, fake)
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    return normalize(text or "", lexicon)
+
+
+__all__ = ["Outcome", "Programme", "describe", "produce_many", "produce_one"]

@@ -1,0 +1,409 @@
+"""Text to speech: engines behind one interface, a fallback chain, and a cache.
+
+- ``edge``: edge-tts neural voices. We cut the text into sentence chunks ourselves (edge-tts only
+  splits at newlines or spaces, and Chinese has neither), synthesise them with bounded
+  concurrency, retry the failures that come in waves (403, no audio, time-outs, dropped
+  connections) with backoff, and reject a stream that was cut short (the client returns success
+  with truncated audio when the socket closes before ``turn.end``).
+- ``espeak``: espeak-ng, voice ``cmn-latn-pinyin`` — offline, always there, less natural.
+
+This is the only module that imports edge_tts (inside the functions that need it).
+Speech is cached under ``[tts] cache`` by a hash of the spoken text, the engine and its voice
+settings, so producing an unchanged script again makes no request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import SynthesisError
+
+if TYPE_CHECKING:
+    from .config import TTS
+
+CACHE_VERSION = 1
+TICKS = 10_000_000  # edge-tts offsets are in 100-ns ticks
+EDGE_BITRATE = 48_000  # audio-24khz-48kbitrate-mono-mp3 is constant bitrate
+# Mandarin newsreading runs at about 4–5 characters a second; audio shorter than this many
+# seconds per character means the stream was cut off.
+MIN_SECONDS_PER_CHAR = 0.08
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One sentence and where it sits in the speech, for subtitles."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesised speech for a whole script: audio pieces in order, and sentence cues."""
+
+    pieces: tuple[Path, ...]
+    cues: tuple[Cue, ...]
+    engine: str
+    voice: str
+    duration: float
+    cached: bool = False
+    fallback_note: str | None = None  # set when an earlier engine in the chain failed
+
+
+class Synthesizer(Protocol):
+    """A TTS engine. ``synthesize`` writes audio pieces into ``folder`` and returns them."""
+
+    name: str
+
+    def settings(self) -> dict[str, object]:
+        """Everything that changes the audio (goes into the cache key)."""
+        ...
+
+    def voice_label(self) -> str: ...
+
+    def synthesize(self, chunks: Sequence[str], folder: Path) -> tuple[list[Path], list[Cue]]: ...
+
+
+class EngineFailure(Exception):
+    """An engine could not synthesise; ``reason`` is a short Chinese phrase for the staff."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# --- espeak-ng ---
+
+
+@dataclass
+class EspeakEngine:
+    voice: str = "cmn-latn-pinyin"
+    speed: int = 165
+    name: str = "espeak"
+
+    def settings(self) -> dict[str, object]:
+        return {"voice": self.voice, "speed": self.speed}
+
+    def voice_label(self) -> str:
+        return f"espeak-ng {self.voice}"
+
+    def synthesize(self, chunks: Sequence[str], folder: Path) -> tuple[list[Path], list[Cue]]:
+        """One WAV per sentence, so the cues are exact."""
+        from .text import split_sentences
+
+        exe = shutil.which("espeak-ng")
+        if exe is None:
+            raise EngineFailure("未安装 espeak-ng", "请运行 apt-get install espeak-ng")
+        pieces: list[Path] = []
+        cues: list[Cue] = []
+        t = 0.0
+        n = 0
+        for chunk in chunks:
+            for sentence in split_sentences(chunk):
+                out = folder / f"espeak-{n:05d}.wav"
+                n += 1
+                p = subprocess.run(
+                    [exe, "-v", self.voice, "-s", str(self.speed), "-w", str(out), "--stdin"],
+                    input=sentence.encode("utf-8"),
+                    capture_output=True,
+                    timeout=120,
+                )
+                if p.returncode != 0 or not out.exists():
+                    raise EngineFailure("espeak-ng 合成失败", p.stderr.decode(errors="replace")[:200])
+                d = _wav_seconds(out)
+                pieces.append(out)
+                cues.append(Cue(t, t + d, sentence))
+                t += d
+        if not pieces:
+            raise EngineFailure("没有可朗读的文字")
+        return pieces, cues
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
+
+
+# --- edge-tts ---
+
+_EDGE_URL_LOCK = threading.Lock()
+
+
+@dataclass
+class EdgeEngine:
+    voice: str = "zh-CN-YunyangNeural"
+    rate: str = "+0%"
+    volume: str = "+0%"
+    pitch: str = "+0Hz"
+    endpoint: str = ""
+    proxy: str = ""
+    concurrency: int = 2
+    retries: int = 3
+    timeout_seconds: int = 30
+    backoff_seconds: float = 1.0
+    name: str = "edge"
+    requests: int = field(default=0, init=False)
+
+    def settings(self) -> dict[str, object]:
+        return {"voice": self.voice, "rate": self.rate, "volume": self.volume, "pitch": self.pitch}
+
+    def voice_label(self) -> str:
+        return self.voice
+
+    def synthesize(self, chunks: Sequence[str], folder: Path) -> tuple[list[Path], list[Cue]]:
+        import asyncio
+
+        with _EDGE_URL_LOCK:
+            import edge_tts.communicate as communicate
+
+            saved = communicate.WSS_URL
+            if self.endpoint:
+                communicate.WSS_URL = self.endpoint
+            try:
+                results = asyncio.run(self._all(chunks))
+            finally:
+                communicate.WSS_URL = saved
+        pieces: list[Path] = []
+        cues: list[Cue] = []
+        t = 0.0
+        for i, (audio, chunk_cues, seconds) in enumerate(results):
+            out = folder / f"edge-{i:05d}.mp3"
+            out.write_bytes(audio)
+            pieces.append(out)
+            cues += [Cue(t + c.start, t + c.end, c.text) for c in chunk_cues]
+            t += seconds
+        return pieces, cues
+
+    async def _all(self, chunks: Sequence[str]) -> list[tuple[bytes, list[Cue], float]]:
+        import asyncio
+
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(text: str) -> tuple[bytes, list[Cue], float]:
+            async with gate:
+                return await self._with_retries(text)
+
+        tasks = [asyncio.ensure_future(one(c)) for c in chunks]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _with_retries(self, text: str) -> tuple[bytes, list[Cue], float]:
+        import asyncio
+
+        last: EngineFailure | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                return await self._once(text)
+            except EngineFailure as e:
+                last = e
+                if e.reason in _PERMANENT:
+                    break
+        assert last is not None
+        raise last
+
+    async def _once(self, text: str) -> tuple[bytes, list[Cue], float]:
+        import asyncio
+
+        import aiohttp
+        import edge_tts
+        from edge_tts import exceptions as ex
+
+        self.requests += 1
+        try:
+            com = edge_tts.Communicate(
+                text,
+                self.voice,
+                rate=self.rate,
+                volume=self.volume,
+                pitch=self.pitch,
+                proxy=self.proxy or None,
+                connect_timeout=self.timeout_seconds,
+                receive_timeout=self.timeout_seconds,
+            )
+        except ValueError as e:
+            raise EngineFailure("语音参数无效", str(e)) from e
+        audio = bytearray()
+        cues: list[Cue] = []
+        try:
+            async with asyncio.timeout(self.timeout_seconds * 4):
+                async for msg in com.stream():
+                    if msg["type"] == "audio":
+                        audio += msg["data"]
+                    elif msg["type"] in ("SentenceBoundary", "WordBoundary"):
+                        start = msg["offset"] / TICKS
+                        cues.append(Cue(start, start + msg["duration"] / TICKS, msg["text"]))
+        except ex.NoAudioReceived as e:
+            raise EngineFailure("服务未返回音频", str(e)) from e
+        except aiohttp.ClientResponseError as e:
+            raise EngineFailure(f"服务拒绝请求（HTTP {e.status}）", str(e)) from e
+        except (aiohttp.ClientConnectionError, OSError) as e:
+            raise EngineFailure("连接失败", str(e)) from e
+        except TimeoutError as e:
+            raise EngineFailure("连接超时", str(e)) from e
+        except (ex.EdgeTTSException, aiohttp.ClientError) as e:
+            raise EngineFailure("服务响应异常", f"{e.__class__.__name__}: {e}") from e
+        seconds = len(audio) * 8 / EDGE_BITRATE
+        _check_complete(text, seconds, cues)
+        return bytes(audio), cues, seconds
+
+
+_PERMANENT = {"语音参数无效"}
+
+
+def _check_complete(text: str, seconds: float, cues: list[Cue]) -> None:
+    """Reject audio cut short: shorter than its own boundaries, or far too short for the text."""
+    spoken = sum(1 for c in text if not c.isspace())
+    if cues and seconds + 0.5 < cues[-1].end:
+        raise EngineFailure("音频不完整", f"音频 {seconds:.1f} 秒，边界信息到 {cues[-1].end:.1f} 秒")
+    covered = sum(len(c.text) for c in cues)
+    if cues and covered < 0.8 * len(text.strip()) and spoken > 20:
+        raise EngineFailure("音频不完整", f"边界信息只覆盖 {covered}/{len(text.strip())} 字")
+    if seconds < spoken * MIN_SECONDS_PER_CHAR:
+        raise EngineFailure("音频不完整", f"{spoken} 字只有 {seconds:.1f} 秒音频")
+
+
+# --- chain and cache ---
+
+
+def engines_from_config(tts: TTS, only: str | None = None) -> list[Synthesizer]:
+    """The fallback chain from ``[tts] engines`` (or just ``only``)."""
+    names = [only] if only else list(tts.engines)
+    made: list[Synthesizer] = []
+    for name in names:
+        if name == "edge":
+            e = tts.edge
+            made.append(
+                EdgeEngine(
+                    voice=tts.voice, rate=tts.rate, volume=tts.volume, pitch=tts.pitch,
+                    endpoint=e.endpoint, proxy=e.proxy, concurrency=e.concurrency,
+                    retries=e.retries, timeout_seconds=e.timeout_seconds,
+                    backoff_seconds=e.backoff_seconds,
+                )
+            )
+        elif name == "espeak":
+            made.append(EspeakEngine(voice=tts.espeak.voice, speed=tts.espeak.speed))
+        else:
+            raise SynthesisError(f"未知的语音引擎：{name}；可用：edge、espeak")
+    return made
+
+
+def cache_key(engine: Synthesizer, chunks: Sequence[str]) -> str:
+    blob = json.dumps(
+        {"v": CACHE_VERSION, "engine": engine.name, "settings": engine.settings(), "text": list(chunks)},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _load_cached(folder: Path, engine: Synthesizer) -> Speech | None:
+    meta = folder / "speech.json"
+    if not meta.exists():
+        return None
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        pieces = tuple(folder / p for p in data["pieces"])
+        if not all(p.exists() for p in pieces):
+            return None
+        return Speech(
+            pieces=pieces,
+            cues=tuple(Cue(**c) for c in data["cues"]),
+            engine=engine.name,
+            voice=data["voice"],
+            duration=data["duration"],
+            cached=True,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # a damaged cache entry is simply made again
+
+
+def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) -> Speech:
+    """Synthesise into a temporary folder, then rename it into the cache (atomic)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache))
+    try:
+        pieces, cues = engine.synthesize(chunks, tmp)
+        duration = cues[-1].end if cues else 0.0
+        (tmp / "speech.json").write_text(
+            json.dumps(
+                {
+                    "engine": engine.name,
+                    "voice": engine.voice_label(),
+                    "settings": engine.settings(),
+                    "pieces": [p.name for p in pieces],
+                    "cues": [asdict(c) for c in cues],
+                    "duration": duration,
+                },
+                ensure_ascii=False,
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
+        final = cache / key
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    speech = _load_cached(final, engine)
+    assert speech is not None
+    return Speech(**{**speech.__dict__, "cached": False})
+
+
+def speak(
+    chunks: Sequence[str],
+    chain: Sequence[Synthesizer],
+    cache: Path,
+    *,
+    force: bool = False,
+    on_fallback: Callable[[str], None] | None = None,
+) -> Speech:
+    """Speech for ``chunks`` from the first engine in ``chain`` that succeeds (cache first)."""
+    if not chunks:
+        raise SynthesisError("没有可朗读的文字")
+    failures: list[str] = []
+    for engine in chain:
+        key = cache_key(engine, chunks)
+        if not force:
+            hit = _load_cached(cache / key, engine)
+            if hit is not None:
+                return _with_note(hit, failures)
+        try:
+            speech = _store(cache, key, engine, chunks)
+        except EngineFailure as e:
+            failures.append(f"{_ENGINE_LABEL.get(engine.name, engine.name)} 不可用（{e.reason}）")
+            if on_fallback is not None:
+                on_fallback(f"{engine.name}: {e}")
+            continue
+        return _with_note(speech, failures)
+    raise SynthesisError("语音合成失败：" + "；".join(failures))
+
+
+_ENGINE_LABEL = {"edge": "edge-tts", "espeak": "espeak-ng"}
+
+
+def _with_note(speech: Speech, failures: list[str]) -> Speech:
+    if not failures:
+        return speech
+    note = "；".join(failures) + f"，已改用{'离线语音 ' if speech.engine == 'espeak' else ''}{_ENGINE_LABEL.get(speech.engine, speech.engine)}"
+    return Speech(**{**speech.__dict__, "fallback_note": note})

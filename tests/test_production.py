@@ -1,0 +1,234 @@
+"""Programme production end to end: real edge-tts client against the loopback server, real
+espeak-ng, real ffmpeg; every programme checked with ffmpeg's ebur128 (independent of our code)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, ebur128, ffprobe_duration
+from edge_server import free_port, ws_url
+
+FRAUD = ROOT / "scripts" / "反电诈_冒充客服退款.md"
+SHORT = "---\ntitle: 反诈提醒\ntopic: 反电诈\n---\n接到自称客服的电话要求退款，请立即拨打96110咨询。不要转账，不要透露验证码。\n"
+
+
+def use_endpoint(bc, url: str, **edge: object) -> None:
+    text = bc.config.read_text(encoding="utf-8")
+    text = re.sub(r"^endpoint = .*$", f'endpoint = "{url}"', text, flags=re.M)
+    settings = {"backoff_seconds": 0.05, "timeout_seconds": 5, "retries": 2, **edge}
+    for key, value in settings.items():
+        text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+    bc.config.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def short_script(tmp_path: Path) -> Path:
+    p = tmp_path / "反诈提醒.md"
+    p.write_text(SHORT, encoding="utf-8")
+    return p
+
+
+def programmes(bc) -> list[dict]:
+    r = bc("programmes", "list", "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def assert_broadcast_ready(path: Path) -> None:
+    lufs, peak = ebur128(path)
+    assert -17.0 <= lufs <= -15.0, f"{path.name}: {lufs} LUFS"
+    assert peak <= -1.0, f"{path.name}: true peak {peak} dBTP"
+
+
+def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
+    use_endpoint(bc, edge_server.wss_url)
+    r = bc("queue", "add", str(short_script))
+    assert r.exit_code == 0, r.output
+    (p,) = programmes(bc)
+    assert p["engine"] == "edge" and p["voice"] == "zh-CN-YunyangNeural"
+    assert "离线" not in r.output
+    assert re.search(r"已制作节目 1《反诈提醒》：0分\d\d秒，edge-tts zh-CN-YunyangNeural，响度 -1[56]\.\d LUFS", r.output)
+    # what the service was asked to read: the title, then the script, with no Arabic digit
+    spoken = "".join(req["text"] for req in edge_server.requests)
+    assert spoken.startswith("反诈提醒。")
+    assert "九六一一零" in spoken and not re.search(r"[0-9０-９]", spoken)
+    assert edge_server.requests[0]["voice"] == "Microsoft Server Speech Text to Speech Voice (zh-CN, YunyangNeural)"
+    assert edge_server.requests[0]["rate"] == "-5%"
+    file = Path(p["file"])
+    assert file.parent == bc.folder / "audio" / "programmes" and file.suffix == ".mp3"
+    assert_broadcast_ready(file)
+    assert abs(ffprobe_duration(file) - p["duration_s"]) < 0.2
+    srt = Path(p["subtitles"]).read_text(encoding="utf-8")
+    assert srt.startswith("1\n00:00:0") and "九六一一零" in srt
+    # the voice starts after the intro: the first subtitle begins a few seconds in
+    first_cue = srt.splitlines()[1].split(" --> ")[0]
+    assert first_cue > "00:00:03,000"
+
+    before = edge_server.request_count
+    r = bc("produce", "1")
+    assert r.exit_code == 0 and "节目已是最新，无需重做 1《反诈提醒》" in r.output
+    assert edge_server.request_count == before  # no TTS request for an unchanged script
+
+    # a new loudness target re-mixes from cached speech: still no request
+    bc.config.write_text(bc.config.read_text(encoding="utf-8").replace(
+        "loudness_lufs = -16.0", "loudness_lufs = -18.0"), encoding="utf-8")
+    r = bc("produce", "1")
+    assert r.exit_code == 0, r.output
+    assert edge_server.request_count == before
+    new = programmes(bc)
+    assert [x["id"] for x in new] == [2] and not file.exists()  # old file superseded
+    lufs, peak = ebur128(Path(new[0]["file"]))
+    assert -19.0 <= lufs <= -17.0 and peak <= -1.0
+
+    r = bc("produce", "--force", "1")
+    assert r.exit_code == 0, r.output
+    assert edge_server.request_count > before
+    everything = json.loads(bc("programmes", "list", "--json", "--all").output)
+    assert [(x["id"], x["status"]) for x in everything] == [
+        (1, "superseded"), (2, "superseded"), (3, "current")]
+
+
+def test_refused_connection_falls_back_to_espeak_with_one_line(bc, short_script):
+    use_endpoint(bc, ws_url(free_port()))
+    r = bc("queue", "add", str(short_script))
+    assert r.exit_code == 0, r.output
+    assert (
+        "edge-tts 不可用（连接失败），已改用离线语音 espeak-ng；"
+        "联网后运行 `broadcast produce --force 1` 可重新合成\n"
+    ) in r.output
+    (p,) = programmes(bc)
+    assert p["engine"] == "espeak" and p["voice"] == "espeak-ng cmn-latn-pinyin"
+    assert "已改用离线语音" in p["note"]
+    assert_broadcast_ready(Path(p["file"]))
+
+
+def test_403_then_success(bc, edge_server, short_script):
+    # the client retries a 403 once by itself; two in a row reach our retry
+    edge_server.script(["403", "403", "ok"])
+    use_endpoint(bc, edge_server.wss_url)
+    r = bc("queue", "add", str(short_script))
+    assert r.exit_code == 0, r.output
+    assert programmes(bc)[0]["engine"] == "edge"
+    assert [h["status"] for h in edge_server.handshakes] == [403, 403, 101]
+
+
+def test_no_audio_is_retried(bc, edge_server, short_script):
+    edge_server.script(["no_audio", "ok"])
+    use_endpoint(bc, edge_server.wss_url)
+    assert bc("queue", "add", str(short_script)).exit_code == 0
+    assert programmes(bc)[0]["engine"] == "edge"
+    assert edge_server.request_count == 2
+
+
+def test_stream_cut_short_is_detected_and_retried(bc, edge_server, short_script):
+    edge_server.script(["cut", "ok"])
+    use_endpoint(bc, edge_server.wss_url)
+    assert bc("queue", "add", str(short_script)).exit_code == 0
+    (p,) = programmes(bc)
+    assert p["engine"] == "edge"
+    assert [r["ended"] for r in edge_server.requests] == ["close", "turn.end"]
+    full = edge_server.requests[1]["audio_bytes_sent"] * 8 / 48000
+    assert p["duration_s"] > full  # intro + the whole speech, not the 30 % that came first
+
+
+def test_always_cut_falls_back(bc, edge_server, short_script):
+    edge_server.default_mode = "cut"
+    use_endpoint(bc, edge_server.wss_url, retries=1)
+    r = bc("queue", "add", str(short_script))
+    assert r.exit_code == 0, r.output
+    assert "edge-tts 不可用（音频不完整），已改用离线语音 espeak-ng" in r.output
+    assert programmes(bc)[0]["engine"] == "espeak"
+    assert edge_server.request_count == 2
+
+
+def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server, tmp_path):
+    sentence = "乡亲们要提高警惕，遇到陌生人要求转账汇款一定要先核实身份再做决定。"
+    body = sentence * (10_000 // len(sentence) + 1)
+    assert "\n" not in body and len(body) >= 10_000
+    p = tmp_path / "长稿.txt"
+    p.write_text("防诈长稿\n" + body, encoding="utf-8")
+    use_endpoint(bc, edge_server.wss_url, concurrency=2)
+    r = bc("queue", "add", str(p), "--topic", "反电诈")
+    assert r.exit_code == 0, r.output
+    assert edge_server.request_count >= 10
+    assert max(req["text_bytes"] for req in edge_server.requests) <= 4096
+    assert "".join(req["text"] for req in edge_server.requests) == "防诈长稿。\n" + body
+    (prog,) = programmes(bc)
+    assert prog["engine"] == "edge"
+    assert_broadcast_ready(Path(prog["file"]))
+
+
+def test_espeak_only_production_reads_hotline_digit_by_digit(bc, short_script):
+    r = bc("scripts", "add", str(short_script))
+    assert r.exit_code == 0
+    r = bc("produce", "--engine", "espeak", "1")
+    assert r.exit_code == 0, r.output
+    (p,) = programmes(bc)
+    assert "九六一一零" in Path(p["subtitles"]).read_text(encoding="utf-8")
+    assert_broadcast_ready(Path(p["file"]))
+
+
+def test_failed_production_keeps_the_queue_entry(bc, short_script):
+    text = bc.config.read_text(encoding="utf-8").replace('intro = "audio/intro.wav"', 'intro = "audio/missing.wav"')
+    bc.config.write_text(text, encoding="utf-8")
+    r = bc("queue", "add", str(short_script), "--no-produce")
+    assert r.exit_code == 0
+    r = bc("produce", "--engine", "espeak")
+    assert r.exit_code == 1
+    assert "稿件 1《反诈提醒》节目制作失败：" in r.output and "missing.wav" in r.output
+    assert r.output.endswith("Error: 1 个节目制作失败。\n")
+    assert bc.db_counts()["queue_entries"] == 1 and bc.db_counts()["programmes"] == 0
+    assert list((bc.folder / "audio" / "programmes").glob("*")) == []
+
+
+def test_title_cannot_leave_the_programmes_folder(bc, short_script):
+    r = bc("scripts", "add", str(short_script), "--title", "../../x")
+    assert r.exit_code == 0
+    assert bc("produce", "--engine", "espeak", "1").exit_code == 0
+    (p,) = programmes(bc)
+    assert Path(p["file"]).parent == bc.folder / "audio" / "programmes"
+    assert Path(p["file"]).name.startswith("s0001-x-")
+
+
+def test_prerecorded_audio_becomes_a_programme(bc, tmp_path):
+    import subprocess
+
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-w", str(wav),
+                    "乡亲们好，今天讲一讲防范电信诈骗。"], check=True)
+    rec = tmp_path / "讲座录音.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-af", "volume=-12dB", "-c:a", "aac",
+                    str(rec)], check=True)
+    r = bc("queue", "add", str(rec), "--title", "防诈讲座", "--topic", "反电诈")
+    assert r.exit_code == 0, r.output
+    (p,) = programmes(bc)
+    assert (p["title"], p["engine"], p["subtitles"]) == ("防诈讲座", "recording", None)
+    assert p["duration_s"] > ffprobe_duration(rec)  # intro + recording
+    assert_broadcast_ready(Path(p["file"]))
+    with sqlite3.connect(bc.folder / "station.db") as conn:
+        kind, stored = conn.execute("select kind, audio_file from scripts").fetchone()
+    assert kind == "audio" and Path(stored).read_bytes() == rec.read_bytes()
+
+
+def test_bad_recording_is_one_line(bc, tmp_path):
+    bad = tmp_path / "坏录音.mp3"
+    bad.write_bytes(b"ID3" + b"\x00" * 100)
+    r = bc("queue", "add", str(bad))
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: 坏录音.mp3: 无法识别的录音文件（")
+    assert r.output.count("\n") == 1
+    assert bc.db_counts().get("scripts", 0) == 0
+
+
+def test_text_normalize_command(bc, tmp_path):
+    r = bc("text", "normalize", "请拨打96110反诈专线或110报警，2024年12月4日7:30")
+    assert r.output == "请拨打九六一一零反诈专线或一一零报警，二零二四年十二月四日七点三十分\n"
+    f = tmp_path / "a.txt"
+    f.write_text("标题\n罚款1.5万元", encoding="utf-8")
+    assert bc("text", "normalize", "--file", str(f)).output == "标题。\n罚款一点五万元\n"
+    r = bc("text", "normalize")
+    assert r.exit_code == 2
