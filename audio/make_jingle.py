@@ -20,23 +20,44 @@ RATE = 44100
 HERE = Path(__file__).resolve().parent
 
 # Equal-tempered pitches (A4 = 440 Hz) of the notes used.
-NOTE = {name: 440.0 * 2 ** (semis / 12) for name, semis in {
-    "D4": -7, "F#4": -3, "A4": 0, "B4": 2, "C#5": 4, "D5": 5, "E5": 7, "F#5": 9, "G5": 10,
-    "A5": 12, "B5": 14, "C#6": 16, "D6": 17, "E6": 19, "F#6": 21, "A6": 24,
-}.items()}
+NOTE = {
+    name: 440.0 * 2 ** (semis / 12)
+    for name, semis in {
+        "D4": -7,
+        "F#4": -3,
+        "A4": 0,
+        "B4": 2,
+        "C#5": 4,
+        "D5": 5,
+        "E5": 7,
+        "F#5": 9,
+        "G5": 10,
+        "A5": 12,
+        "B5": 14,
+        "C#6": 16,
+        "D6": 17,
+        "E6": 19,
+        "F#6": 21,
+        "A6": 24,
+    }.items()
+}
 
 # Bell partials: (frequency ratio, relative amplitude, decay time constant factor).
-BELL = ((1.0, 1.0, 1.0), (2.0, 0.42, 0.55), (3.0, 0.16, 0.35), (4.16, 0.08, 0.22),
-        (5.43, 0.04, 0.15))
+BELL = (
+    (1.0, 1.0, 1.0),
+    (2.0, 0.42, 0.55),
+    (3.0, 0.16, 0.35),
+    (4.16, 0.08, 0.22),
+    (5.43, 0.04, 0.15),
+)
 
 
 def adsr(n: int, attack: float, decay: float, sustain: float, release: float) -> np.ndarray:
     """Linear attack, exponential decay to ``sustain``, cosine release over the last part."""
     t = np.arange(n) / RATE
-    env = np.where(t < attack, t / attack,
-                   sustain + (1 - sustain) * np.exp(-(t - attack) / decay))
+    env = np.where(t < attack, t / attack, sustain + (1 - sustain) * np.exp(-(t - attack) / decay))
     r = min(n, int(release * RATE))
-    env[n - r:] *= 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, r))
+    env[n - r :] *= 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, r))
     return env
 
 
@@ -59,8 +80,9 @@ def pad(freqs: list[float], length: float) -> np.ndarray:
     """Soft sustained chord: slightly detuned sine pairs with a slow swell."""
     n = int(length * RATE)
     t = np.arange(n) / RATE
-    chord = sum(np.sin(2 * np.pi * f * t) + 0.6 * np.sin(2 * np.pi * f * 1.004 * t + 1.0)
-                for f in freqs)
+    chord = sum(
+        np.sin(2 * np.pi * f * t) + 0.6 * np.sin(2 * np.pi * f * 1.004 * t + 1.0) for f in freqs
+    )
     return chord * adsr(n, 0.35, 0.8, 0.55, min(0.6, length / 2))
 
 
@@ -84,8 +106,11 @@ def place(track: np.ndarray, sound: np.ndarray, at: float, gain: float) -> None:
     track[i:j] += gain * sound[: j - i]
 
 
-def render(events: list[tuple[float, str, float, float]],
-           pads: list[tuple[float, float, list[str]]], length: float) -> np.ndarray:
+def render(
+    events: list[tuple[float, str, float, float]],
+    pads: list[tuple[float, float, list[str]]],
+    length: float,
+) -> np.ndarray:
     track = np.zeros(int(length * RATE))
     for at, note, ring, gain in events:
         place(track, bell(NOTE[note], min(length - at, ring * 3.2), ring), at, gain)
@@ -100,16 +125,42 @@ def render(events: list[tuple[float, str, float, float]],
 def intro() -> np.ndarray:
     """~6 s: rising D-major arpeggio, IV and V answers, then a ringing tonic chord."""
     step = 0.19
-    line = ["D5", "F#5", "A5", "D6",  # I
-            "B5", "G5", "D6", "B5",  # IV
-            "C#6", "A5", "E6", "C#6"]  # V
-    events = [(0.05 + i * step + (0.08 if i >= 4 else 0) + (0.08 if i >= 8 else 0),
-               note, 0.55, 0.8 if i % 4 == 0 else 0.6) for i, note in enumerate(line)]
+    line = [
+        "D5",
+        "F#5",
+        "A5",
+        "D6",  # I
+        "B5",
+        "G5",
+        "D6",
+        "B5",  # IV
+        "C#6",
+        "A5",
+        "E6",
+        "C#6",
+    ]  # V
+    events = [
+        (
+            0.05 + i * step + (0.08 if i >= 4 else 0) + (0.08 if i >= 8 else 0),
+            note,
+            0.55,
+            0.8 if i % 4 == 0 else 0.6,
+        )
+        for i, note in enumerate(line)
+    ]
     final = 0.05 + 12 * step + 0.3
-    events += [(final, "D6", 1.3, 0.9), (final + 0.02, "A5", 1.3, 0.6),
-               (final + 0.04, "F#5", 1.3, 0.6), (final + 0.35, "A6", 0.8, 0.25)]
-    pads = [(0.0, 0.9, ["D4", "F#4", "A4"]), (0.85, 0.85, ["B4", "D5", "G5"]),
-            (1.65, 0.9, ["C#5", "E5", "A4"]), (final - 0.05, 3.0, ["D4", "F#4", "A4"])]
+    events += [
+        (final, "D6", 1.3, 0.9),
+        (final + 0.02, "A5", 1.3, 0.6),
+        (final + 0.04, "F#5", 1.3, 0.6),
+        (final + 0.35, "A6", 0.8, 0.25),
+    ]
+    pads = [
+        (0.0, 0.9, ["D4", "F#4", "A4"]),
+        (0.85, 0.85, ["B4", "D5", "G5"]),
+        (1.65, 0.9, ["C#5", "E5", "A4"]),
+        (final - 0.05, 3.0, ["D4", "F#4", "A4"]),
+    ]
     return render(events, pads, 6.0)
 
 

@@ -10,7 +10,7 @@
    (ffmpeg's own one-pass EBU R128 normaliser with true-peak limiting) + encode.
 3. Measures peak RSS of a separate process producing a 5- and a 30-minute programme
    (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a fresh wrapper whose only child runs
-   ``master``; the ffmpeg helper processes are reported separately).
+   ``master``), with that child's own figure and its footprint after the imports alone.
 4. Prints a table, with ffmpeg ``ebur128`` figures of every output.
 
 Goals: master ≤ 1.3× ffmpeg, peak RSS ≤ 250 MB.
@@ -41,11 +41,13 @@ SENTENCES = [
 CHILD = """
 import json, resource, sys
 from pathlib import Path
-from broadcast.mixing import MixSettings, master
+from broadcast import mixing
+mixing._load_numeric()  # numpy + scipy: the fixed part of the footprint
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pieces = [Path(p) for p in sys.argv[2:]]
-r = master(pieces, Path(sys.argv[1]), MixSettings(intro=Path({intro!r}), outro=Path({outro!r})))
-print(json.dumps({{"self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "ffmpeg_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+s = mixing.MixSettings(intro=Path({intro!r}), outro=Path({outro!r}))
+r = mixing.master(pieces, Path(sys.argv[1]), s)
+print(json.dumps({{"base_kb": base, "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "duration": r.duration_s, "lufs": r.lufs, "tp": r.true_peak_dbtp}}))
 """
 
@@ -55,11 +57,26 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def ebur128(path: Path) -> tuple[float, float]:
-    err = run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
-               "ebur128=peak=true", "-f", "null", "-"], text=True).stderr
-    summary = err[err.rindex("Summary:"):]
-    return (float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1]),
-            float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1]))
+    err = run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        text=True,
+    ).stderr
+    summary = err[err.rindex("Summary:") :]
+    return (
+        float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1]),
+        float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1]),
+    )
 
 
 def build_speech(work: Path, minutes: float) -> Path:
@@ -72,11 +89,43 @@ def build_speech(work: Path, minutes: float) -> Path:
     listing = work / "parts.txt"
     listing.write_text("".join(f"file '{p}'\n" for p in parts))
     once = work / "once.wav"
-    run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-         "-ar", "24000", "-ac", "1", str(once)])
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-ar",
+            "24000",
+            "-ac",
+            "1",
+            str(once),
+        ]
+    )
     out = work / f"speech_{minutes:g}min.wav"
-    run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(once),
-         "-t", str(minutes * 60), "-c:a", "pcm_s16le", str(out)])
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(once),
+            "-t",
+            str(minutes * 60),
+            "-c:a",
+            "pcm_s16le",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -85,11 +134,36 @@ def ffmpeg_alone(voice: Path, out: Path, loudnorm: bool) -> None:
     if loudnorm:
         chain += ",loudnorm=I=-16:TP=-1:LRA=11"
     chain += ",aresample=44100[out]"
-    graph = ";".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=mono[a{i}]"
-                     for i in range(3)) + ";" + chain
-    run(["ffmpeg", "-v", "error", "-y", "-i", str(INTRO), "-i", str(voice), "-i", str(OUTRO),
-         "-filter_complex", graph, "-map", "[out]", "-ac", "1", "-c:a", "libmp3lame",
-         "-b:a", "128k", str(out)])
+    graph = (
+        ";".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=mono[a{i}]" for i in range(3))
+        + ";"
+        + chain
+    )
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(INTRO),
+            "-i",
+            str(voice),
+            "-i",
+            str(OUTRO),
+            "-filter_complex",
+            graph,
+            "-map",
+            "[out]",
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(out),
+        ]
+    )
 
 
 def timed(fn, runs: int) -> float:
@@ -105,8 +179,9 @@ def rss_wrapper(out: str, pieces: list[str]) -> None:
     """Run master in a child; print its peak RSS (this wrapper has no other children)."""
     code = CHILD.format(intro=str(INTRO), outro=str(OUTRO))
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, out, *pieces], capture_output=True,
-                          text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, out, *pieces], capture_output=True, text=True, cwd=ROOT
+    )
     elapsed = time.perf_counter() - t
     if proc.returncode != 0:
         sys.exit(proc.stderr)
@@ -117,8 +192,7 @@ def rss_wrapper(out: str, pieces: list[str]) -> None:
 
 
 def measure_rss(out: Path, pieces: list[Path]) -> dict:
-    proc = run([sys.executable, __file__, "--rss-wrapper", str(out), *map(str, pieces)],
-               text=True)
+    proc = run([sys.executable, __file__, "--rss-wrapper", str(out), *map(str, pieces)], text=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -149,26 +223,39 @@ def main() -> None:
         rss5 = measure_rss(work / "rss5.mp3", [speech])
         rss30 = measure_rss(work / "rss30.mp3", [speech] * 6)  # six 5-min pieces
 
-        print(f"\n5-minute programme (intro + {5 * 60} s speech + outro → 44.1 kHz mono "
-              f"128 kb/s MP3), median of {args.runs} runs\n")
+        print(
+            f"\n5-minute programme (intro + {5 * 60} s speech + outro → 44.1 kHz mono "
+            f"128 kb/s MP3), median of {args.runs} runs\n"
+        )
         print(f"{'producer':<34}{'time s':>8}{'master/this':>13}{'I LUFS':>9}{'TP dBTP':>9}")
-        rows = [("broadcast.mixing.master", t_master, ours),
-                ("ffmpeg concat + encode", t_plain, plain),
-                ("ffmpeg concat + loudnorm + encode", t_norm, norm)]
+        rows = [
+            ("broadcast.mixing.master", t_master, ours),
+            ("ffmpeg concat + encode", t_plain, plain),
+            ("ffmpeg concat + loudnorm + encode", t_norm, norm),
+        ]
         for label, t, path in rows:
             lufs, tp = ebur128(path)
             print(f"{label:<34}{t:>8.2f}{t_master / t:>12.2f}×{lufs:>9.1f}{tp:>9.1f}")
-        print(f"\n{'peak RSS (separate process)':<30}{'children MB':>12}{'python MB':>10}"
-              f"{'ffmpeg MB':>10}{'wall s':>8}{'I LUFS':>9}{'TP dBTP':>9}")
-        for label, info, path in (("5-minute programme", rss5, work / "rss5.mp3"),
-                                  ("30-minute programme", rss30, work / "rss30.mp3")):
+        print(
+            f"\n{'peak RSS (separate process)':<30}{'children MB':>12}{'master MB':>10}"
+            f"{'imports MB':>11}{'wall s':>8}{'I LUFS':>9}{'TP dBTP':>9}"
+        )
+        for label, info, path in (
+            ("5-minute programme", rss5, work / "rss5.mp3"),
+            ("30-minute programme", rss30, work / "rss30.mp3"),
+        ):
             lufs, tp = ebur128(path)
-            print(f"{label:<30}{info['children_kb'] / 1024:>12.1f}{info['self_kb'] / 1024:>10.1f}"
-                  f"{info['ffmpeg_kb'] / 1024:>10.1f}{info['seconds']:>8.1f}{lufs:>9.1f}"
-                  f"{tp:>9.1f}")
-        print("children MB = RUSAGE_CHILDREN.ru_maxrss of a wrapper whose only child ran "
-              "master (largest process in that tree); python MB = the master process itself; "
-              "ffmpeg MB = its largest ffmpeg helper")
+            print(
+                f"{label:<30}{info['children_kb'] / 1024:>12.1f}{info['self_kb'] / 1024:>10.1f}"
+                f"{info['base_kb'] / 1024:>11.1f}{info['seconds']:>8.1f}{lufs:>9.1f}{tp:>9.1f}"
+            )
+        print(
+            "children MB = getrusage(RUSAGE_CHILDREN).ru_maxrss in a wrapper whose only child "
+            "ran master (the largest process of that tree);\nmaster MB = RUSAGE_SELF of that "
+            "child; imports MB = the same child after importing numpy/scipy, before master.\n"
+            "(ffmpeg helpers are spawned with vfork, so their ru_maxrss starts at the parent's "
+            "and cannot be told apart.)"
+        )
         print("\ngoals: master ≤ 1.3× ffmpeg; peak RSS ≤ 250 MB")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_reports import log_export, report
 from .errors import BroadcastError
 
 
@@ -345,6 +346,157 @@ def text_normalize(st: Station, text: str | None, file: Path | None) -> None:
     if (text is None) == (file is None):
         raise click.UsageError("请给出要转换的文字，或用 --file 指定稿件文件（二选一）")
     click.echo(normalize_for_staff(st.cfg, text=text, file=file))
+
+
+# --- schedule and the daemon ---
+
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """播出安排：查看今后的播出，安排或取消单次播出。"""
+
+
+@schedule_group.command("list")
+@click.option("--days", type=int, default=1, show_default=True, help="查看今后几天。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@pass_station
+def schedule_list(st: Station, days: int, as_json: bool) -> None:
+    """列出今后的播出（与广播程序用同一规则计算）。例：broadcast schedule list --days 2"""
+    from .library import schedule_listing
+
+    click.echo(schedule_listing(st.engine, st.cfg, st.now(), days, as_json))
+
+
+@schedule_group.command("add")
+@click.argument("item", metavar="ID")
+@click.option(
+    "--at", "at", required=True, help='播出时间，如 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"。'
+)
+@click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@pass_station
+def schedule_add(st: Station, item: str, at: str, villages: str | None) -> None:
+    """安排一次单次播出。ID 为稿件编号（播其当前节目）或 p+节目编号。
+
+    \b
+    例：broadcast schedule add 3 --at "2026-12-04 09:00"
+        broadcast schedule add p5 --at "2026-12-04 09:00:30" --villages 青石村
+    """
+    from .library import add_oneoff
+
+    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now()))
+
+
+@schedule_group.command("remove")
+@click.argument("oneoff_id", type=int)
+@pass_station
+def schedule_remove(st: Station, oneoff_id: int) -> None:
+    """取消一次单次播出。例：broadcast schedule remove 2"""
+    from .library import remove_oneoff
+
+    click.echo(remove_oneoff(st.engine, oneoff_id))
+
+
+@cli.command("run")
+@click.option("--for", "for_seconds", type=float, help="运行多少秒后自动停止。")
+@click.option("--until", "until", help='运行到这个时间停止，如 "2026-12-04 20:00"。')
+@pass_station
+def run(st: Station, for_seconds: float | None, until: str | None) -> None:
+    """启动广播程序：按播出时段和单次安排自动播出，并记录每一次播出。
+
+    \b
+    例：broadcast run                # 一直运行（开机自启见 broadcast service install）
+        broadcast run --for 60
+    """
+    from .daemon import run as run_daemon
+    from .schedule import parse_at
+
+    if for_seconds is not None and until is not None:
+        raise click.UsageError("--for 和 --until 只能用一个")
+    if for_seconds is not None and for_seconds <= 0:
+        raise click.BadParameter("应大于 0", param_hint="--for")
+    end = parse_at(until, st.cfg.station.tz) if until is not None else None
+    run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_log_line)
+
+
+def _log_line(message: str) -> None:
+    from datetime import datetime
+
+    click.echo(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}")
+
+
+@cli.command("play")
+@click.argument("item", metavar="ID")
+@click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@pass_station
+def play(st: Station, item: str, villages: str | None) -> None:
+    """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
+    import getpass
+
+    from .library import play_now
+
+    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _log_line))
+
+
+@cli.group("log")
+def log_group() -> None:
+    """播出记录（宣传台账）：查看和导出。"""
+
+
+@log_group.command("list")
+@click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-01-01。")
+@click.option("--to", "date_to", metavar="DATE", help="结束日期，如 2026-12-31。")
+@click.option(
+    "--status",
+    type=click.Choice(["started", "completed", "interrupted", "failed", "missed"]),
+    help="只看某种状态。",
+)
+@click.option("--topic", help="只看某个主题。")
+@click.option("--village", help="只看覆盖某个村的。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@pass_station
+def log_list(
+    st: Station,
+    date_from: str | None,
+    date_to: str | None,
+    status: str | None,
+    topic: str | None,
+    village: str | None,
+    as_json: bool,
+) -> None:
+    """列出播出记录。例：broadcast log list --from 2026-12-01 --status completed"""
+    from .library import log_listing
+
+    click.echo(
+        log_listing(
+            st.engine,
+            st.cfg,
+            date_from=date_from,
+            date_to=date_to,
+            status=status,
+            topic=topic,
+            village=village,
+            as_json=as_json,
+        )
+    )
+
+
+log_group.add_command(log_export)
+cli.add_command(report)
+
+
+@cli.group("service")
+def service_group() -> None:
+    """开机自动启动广播程序（systemd）。"""
+
+
+@service_group.command("install")
+@click.option("--print", "print_only", is_flag=True, help="只显示服务文件，不安装。")
+@pass_station
+def service_install(st: Station, print_only: bool) -> None:
+    """安装 systemd 服务：开机启动 broadcast run，出错自动重启。例：sudo broadcast service install"""
+    from .service import install
+
+    click.echo(install(st.cfg, print_only=print_only))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -104,6 +104,61 @@ programmes = Table(
 )
 Index("ix_programmes_script_status", programmes.c.script_id, programmes.c.status)
 
+oneoffs = Table(
+    "oneoffs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Text, nullable=False),  # ISO 8601 with offset
+    Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
+    Column("programme_id", Integer, ForeignKey("programmes.id")),  # a fixed programme, or None
+    Column("villages", Text, nullable=False),  # "all" or a JSON list
+    Column("status", String(16), nullable=False),  # pending | removed
+    Column("created_at", Text, nullable=False),
+)
+
+airings = Table(
+    "airings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # what made it air: "slot:07:00#1", "oneoff:12", "play:<timestamp>"; with scheduled_at unique,
+    # so the same slot can never air twice at the same time
+    Column("schedule_key", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # slot | oneoff | play
+    Column("slot_name", Text),
+    Column("oneoff_id", Integer, ForeignKey("oneoffs.id")),
+    Column("queue_entry_id", Integer, ForeignKey("queue_entries.id")),
+    Column("programme_id", Integer, ForeignKey("programmes.id")),
+    Column("script_id", Integer, ForeignKey("scripts.id")),
+    Column("title", Text),
+    Column("topic", Text),
+    Column("villages", Text, nullable=False),  # JSON list of village names (resolved, never "all")
+    Column("scheduled_at", Text, nullable=False),
+    Column("started_at", Text),
+    Column("ended_at", Text),
+    Column("seconds_played", Float, nullable=False, server_default="0"),
+    Column("status", String(12), nullable=False),  # started|completed|interrupted|failed|missed
+    Column("reason", Text),
+    Column("engine", String(16)),
+    Column("voice", Text),
+    Column("programme_hash", String(64)),
+    Column("operator", Text, nullable=False),
+    Column("audience", Integer, nullable=False, server_default="0"),  # estimate, see report
+    UniqueConstraint("schedule_key", "scheduled_at", name="uq_airings_key_time"),
+)
+Index("ix_airings_scheduled", airings.c.scheduled_at)
+Index("ix_airings_status", airings.c.status)
+
+daemon_runs = Table(
+    "daemon_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("last_seen", Text, nullable=False),  # heartbeat: the daemon was running until here
+    Column("stopped_at", Text),
+)
+
 
 def _as_of(table: Table, later_columns: tuple[str, ...]) -> Table:
     """``table`` as an earlier migration created it: without the columns added later."""
@@ -127,10 +182,16 @@ def _v2(conn: Connection) -> None:
     programmes.create(conn)
 
 
+def _v3(conn: Connection) -> None:
+    for table in (oneoffs, airings, daemon_runs):
+        table.create(conn)
+
+
 # (version, description, step). Append only; never edit a step that has shipped.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "scripts and queue", _v1),
     (2, "programmes; pre-recorded audio scripts", _v2),
+    (3, "airing log, one-off airings, daemon runs", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 

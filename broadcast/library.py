@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import queue, scripts
 from .console import cut, table, to_json
+from .errors import QueueError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -215,3 +216,198 @@ def move_entry(engine: Engine, entry_id: int, to: int) -> str:
         order = queue.move(conn, entry_id, to)
     moved = next(e for e in order if e.id == entry_id)
     return f"条目 {entry_id}《{moved.title}》已移到第 {moved.position} 位"
+
+
+# --- schedule, play, airing log ---
+
+
+def _village_text(v: tuple[str, ...], all_villages: Sequence[str]) -> str:
+    return "全部村" if list(v) == list(all_villages) else "、".join(v)
+
+
+def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_json: bool) -> str:
+    """What will air from now for ``days`` days, by the same plan the daemon follows."""
+    from datetime import timedelta
+
+    from . import schedule
+
+    if days < 1:
+        raise QueueError(f"--days: 天数应至少为 1（得到 {days}）")
+    tz = cfg.station.tz
+    with engine.connect() as conn:
+        state = schedule.load_state(conn, tz)
+    items = schedule.plan(state, cfg.slots, now, now + timedelta(days=days), tz, list(cfg.villages))
+    if as_json:
+        return to_json(
+            [
+                {
+                    "at": p.at.isoformat(),
+                    "key": p.key,
+                    "kind": p.kind,
+                    "slot": p.slot_name,
+                    "oneoff_id": p.oneoff.id if p.oneoff else None,
+                    "queue_entry_id": p.entry.entry_id if p.entry else None,
+                    "programme_id": p.programme_id,
+                    "title": p.title,
+                    "topic": p.topic,
+                    "villages": list(p.villages),
+                }
+                for p in items
+            ]
+        )
+    if not items:
+        return f"今后 {days} 天没有安排播出。"
+    rows = [
+        (
+            p.at.strftime("%m-%d %H:%M:%S"),
+            f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
+            cut(p.title, 30) if p.title else "（无可播节目）",
+            p.topic or "",
+            "" if p.programme_id else "无节目",
+            cut(_village_text(p.villages, list(cfg.villages)), 24),
+        )
+        for p in items
+    ]
+    return table(("时间", "时段", "节目", "主题", "", "覆盖村"), rows)
+
+
+def _programme_for(conn, item: str):
+    """ITEM is a script id (its current programme) or p<ID> (that programme): (programme, fixed)."""
+    from . import programmes
+
+    if item[:1].lower() == "p" and item[1:].isdigit():
+        return programmes.get(conn, int(item[1:])), True
+    if not item.isdigit():
+        raise QueueError(f"无效的编号：{item}；请写稿件编号（如 3）或节目编号（如 p3）")
+    script = scripts.get(conn, int(item))
+    prog = programmes.current(conn, script.id)
+    if prog is None:
+        raise QueueError(
+            f"稿件 {script.id}《{script.title}》还没有节目；请先运行 `broadcast produce {script.id}`"
+        )
+    return prog, False
+
+
+def add_oneoff(
+    engine: Engine, cfg: Config, at: str, item: str, villages: str | None, now: datetime
+) -> str:
+    """`schedule add`: ITEM is a script id (its current programme) or p<ID> (that programme)."""
+    from . import schedule
+
+    when = schedule.parse_at(at, cfg.station.tz)
+    chosen = queue.parse_villages(villages, cfg.villages)
+    with engine.begin() as conn:
+        prog, fixed = _programme_for(conn, item)
+        script_id, programme_id, title = prog.script_id, prog.id if fixed else None, prog.title
+        new_id = schedule.add_oneoff(
+            conn, at=when, script_id=script_id, programme_id=programme_id, villages=chosen, now=now
+        )
+    return (
+        f"已安排单次播出 {new_id}：{when:%Y-%m-%d %H:%M:%S} 播出《{title}》，"
+        f"覆盖{_villages(chosen)}"
+    )
+
+
+def remove_oneoff(engine: Engine, oneoff_id: int) -> str:
+    from . import schedule
+
+    with engine.begin() as conn:
+        schedule.remove_oneoff(conn, oneoff_id)
+    return f"已取消单次播出 {oneoff_id}"
+
+
+def play_now(
+    engine: Engine, cfg: Config, item: str, villages: str | None, clock, operator: str, log
+) -> str:
+    """`broadcast play`: air a programme now on this PC, recorded like any airing."""
+    import signal
+    import threading
+
+    from . import playback
+
+    chosen = queue.parse_villages(villages, cfg.villages)
+    with engine.connect() as conn:
+        prog, _ = _programme_for(conn, item)
+        topic = scripts.get(conn, prog.script_id).topic
+    from .schedule import resolve_villages
+
+    now = clock()
+    req = playback.Request(
+        key=f"play:{now.isoformat()}",
+        kind="play",
+        scheduled_at=now,
+        villages=resolve_villages(chosen, "all", list(cfg.villages)),
+        operator=operator,
+        programme_id=prog.id,
+        title=prog.title,
+        topic=topic,
+    )
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        out = playback.air(
+            engine,
+            cfg,
+            req,
+            playback.make_player(cfg.playback),
+            clock,
+            stop,
+            wait_seconds=0,
+            log=log,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if out.status == "completed":
+        return f"播出记录 {out.airing_id}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
+    from .airlog import STATUS_LABELS
+    from .errors import PlaybackError
+
+    raise PlaybackError(
+        f"《{prog.title}》{STATUS_LABELS.get(out.status, out.status)}：{out.reason}"
+    )
+
+
+def log_listing(
+    engine: Engine,
+    cfg: Config,
+    *,
+    date_from: str | None,
+    date_to: str | None,
+    status: str | None,
+    topic: str | None,
+    village: str | None,
+    as_json: bool,
+) -> str:
+    from . import airlog
+
+    start = queue.parse_date(date_from, "--from") if date_from else None
+    end = queue.parse_date(date_to, "--to") if date_to else None
+    if start and end and start > end:
+        raise QueueError(f"--from {start} 晚于 --to {end}；请检查起止日期")
+    if topic:
+        scripts.check_topic(topic, cfg.station.topics)
+    if village:
+        queue.parse_villages(village, cfg.villages)
+    with engine.connect() as conn:
+        rows = airlog.query(conn, start=start, end=end, status=status, topic=topic, village=village)
+    if as_json:
+        return to_json([a.as_dict() for a in rows])
+    if not rows:
+        return "没有符合条件的播出记录。"
+    table_rows = [
+        (
+            a.id,
+            a.scheduled_at[5:19].replace("T", " "),
+            (a.started_at or "")[11:19],
+            f"{a.seconds_played / 60:.1f}",
+            cut(a.title or "", 26),
+            a.topic or "",
+            airlog.STATUS_LABELS[a.status],
+            cut(_village_text(a.villages, list(cfg.villages)), 16),
+            cut(a.reason or "", 30),
+        )
+        for a in rows
+    ]
+    return table(
+        ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
+    )

@@ -1,42 +1,51 @@
 """Programme mastering: speech + jingles + optional music bed → broadcast-loudness audio file.
 
 This is the only module that imports pydub; pydub, numpy and scipy are imported inside the
-functions so that ``import broadcast.mixing`` stays cheap.
+functions so that ``import broadcast.mixing`` stays cheap (~16 MB RSS, no numpy).
 
-Design (measured on the development machine, see ``bench/production.py``):
+Design (figures measured on the 2-core development machine, see ``bench/production.py``):
 
-* **Streaming, not pydub, for the programme itself.** A 30-minute 44.1 kHz mono programme is
-  79 M samples: 159 MB as int16, 318 MB as float32, 635 MB as float64, and pydub copies the
-  whole segment on every operation. ``master`` therefore never holds the programme in memory:
-  every input (speech pieces, intro, outro, bed) is decoded by ffmpeg straight into a raw
-  float32 intermediate file at the target rate (lossless; in ``TMPDIR``) and all later passes
-  read those files in 64 k-frame chunks. Peak RSS is a few tens of MB above the interpreter
-  with numpy/scipy loaded, independent of programme length. pydub is used only by
-  :func:`decode_any`, the convenience decoder for short clips.
-* **Loudness** is BS.1770-4 integrated loudness, computed blockwise (K-weighting biquads with
+* **Streaming, not pydub, for the programme.** A 30-minute 44.1 kHz mono programme is 79 M
+  samples: 159 MB as int16, 318 MB as float32, 635 MB as float64, and pydub copies the whole
+  segment on every operation. ``master`` never holds the programme in memory: every input
+  (speech pieces, intro, outro, bed) is decoded by ffmpeg into a raw float32 intermediate at
+  the programme rate (lossless, >0 dBFS kept; in ``TMPDIR``), and all passes read those in
+  64 k-frame chunks. What grows with length is ~3 float32 values per 32-frame block
+  (~30 MB for 30 minutes). pydub is used only by :func:`decode_any` (short clips).
+* **Loudness** is BS.1770-4 integrated loudness computed blockwise: K-weighting biquads with
   carried filter state, 100-ms energy segments, 400-ms gating blocks with 75 % overlap,
-  absolute and relative gates), bit-for-bit the same algorithm and block boundaries as
-  pyloudnorm (validated in the tests; pyloudnorm agrees with ffmpeg's ``ebur128``).
-* **True peak** is measured on 4× oversampled audio: three fractional-delay phases of a
-  Kaiser-windowed sinc interpolator (24 taps per phase) plus the original samples.
-* **Limiter.** Pass 1 renders the mix once at nominal gains and keeps two small arrays per
-  32-frame block (0.7 ms): the 4×-oversampled peak and the K-weighted energy. The limiter
-  gain curve is computed on those blocks — lookahead (attack) 5 ms, hold 20 ms, release
-  60 dB/s, smoothed by a moving average so it never rises above the gain a peak requires —
-  and the programme's post-limiter loudness is *predicted* from the block energies. Because
-  re-gaining and re-limiting only touches these arrays, the "limiter lowered the loudness →
-  re-gain → re-limit" loop is iterated to convergence in milliseconds. Pass 2 renders the mix
-  with the interpolated gain curve straight into the ffmpeg encoder (which encodes on the
-  other core while Python mixes).
-* **Verification.** The encoded temporary file is decoded again and measured (loudness and
-  true peak of what listeners will actually hear; lossy codecs add ~0.5-1 dB of overshoot).
-  If it misses the ceiling or the loudness window, the ceiling/gain is corrected and the
-  programme re-rendered (at most 3 attempts). Only then is it fsynced and renamed over
-  ``out`` — a crash or error never leaves a half-written programme.
+  absolute and relative gates — the same filters and block boundaries as pyloudnorm
+  (agreement to ~1e-12 LU in the tests; pyloudnorm agrees with ffmpeg's ``ebur128``).
+* **True peak** is measured 4× oversampled: three fractional-delay phases of a
+  Kaiser-windowed sinc (24 taps per phase, via FFT) plus the samples themselves.
+* **Analysis while decoding.** While ffmpeg decodes the voice, each 32-frame block's 4×
+  true peak and K-weighted energy are recorded. Without overlapping sources (no bed, no
+  intro overlap) the programme's block arrays follow from the per-source ones (gains and
+  fades applied per block), so no separate analysis pass is needed; with overlaps the mix
+  is rendered once for analysis.
+* **Limiter** (own numpy code, on the block arrays): lookahead/attack 5 ms, hold 20 ms,
+  release 60 dB/s, gain smoothed by a moving average and provably never above the gain any
+  peak requires (also between block centres, where it is interpolated). The post-limiter
+  loudness is *predicted* from block energies × gains², so "the limiter lowered the loudness
+  → re-gain → re-limit" is iterated to convergence (secant steps) in milliseconds, capped at
+  12 dB of make-up gain.
+* **Codec calibration.** Lossy encoders shift loudness (libmp3lame ≤192 kb/s: −0.45 LU,
+  broadband and level-independent); an 8-s excerpt is encoded in a side thread while the
+  inputs decode, and the aim is corrected.
+* **Render, encode and verify at once.** The limited mix is streamed into ffmpeg, whose tee
+  muxer writes the file and also pipes the same packets into a second ffmpeg that decodes
+  them; a thread measures that stream. So ``MixResult`` reports the loudness and true peak
+  of what was actually written. If it misses the ceiling (guard 0.1 dB) or ±0.3 LU, the
+  ceiling/aim is corrected and the programme re-rendered (at most 3 attempts; rare).
+* **Atomic output.** The file is written under a temporary name in the target folder,
+  fsynced, renamed over ``out`` and the folder fsynced: a crash or error never leaves a
+  half-written programme, and an existing programme stays until the new one is complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import math
 import os
@@ -44,10 +53,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from broadcast.errors import MixError
 
@@ -57,14 +66,24 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger(__name__)
 
-# ffmpeg muxer, codec arguments, accepted file suffixes, true-peak margin of the codec (dB).
-_FORMATS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], float]] = {
-    "mp3": ("mp3", ("-c:a", "libmp3lame"), (".mp3",), 0.4),
-    "wav": ("wav", ("-c:a", "pcm_s16le"), (".wav",), 0.15),
-    "ogg": ("ogg", ("-c:a", "libvorbis"), (".ogg", ".oga"), 0.45),
-    "m4a": ("ipod", ("-c:a", "aac", "-movflags", "+faststart"), (".m4a", ".mp4"), 0.55),
+
+class _Format(NamedTuple):
+    muxer: str  # ffmpeg muxer writing the file
+    encoder: str
+    suffixes: tuple[str, ...]  # accepted file name suffixes
+    margin_db: float  # first limiter ceiling this far under the limit (codec overshoot)
+    pipe_muxer: str  # streamable container for the verification branch of the tee …
+    pipe_demuxer: str  # … and the demuxer that reads it back
+    muxer_opts: str = ""
+
+
+_FORMATS = {
+    "mp3": _Format("mp3", "libmp3lame", (".mp3",), 0.4, "mp3", "mp3"),
+    "wav": _Format("wav", "pcm_s16le", (".wav",), 0.15, "s16le", "s16le"),
+    "ogg": _Format("ogg", "libvorbis", (".ogg", ".oga"), 0.45, "ogg", "ogg"),
+    "m4a": _Format("ipod", "aac", (".m4a", ".mp4"), 0.55, "adts", "aac", ":movflags=+faststart"),
 }
-_CHUNK = 1 << 16  # frames per processing chunk (multiple of _BLK)
+_CHUNK = (1 << 16) - 64  # frames per chunk: a multiple of _BLK; +FIR context = 2**16 FFT
 _BLK = 32  # frames per limiter/analysis block
 _TP_HALF = 12  # interpolator half length (taps per phase = 2 * _TP_HALF)
 _LOOKAHEAD_S = 0.005
@@ -110,6 +129,17 @@ class MixResult:
 # --------------------------------------------------------------------------- tools
 
 
+def _load_numeric() -> None:
+    """Import numpy/scipy in the calling thread before worker threads start.
+
+    scipy's lazy submodule loading is not safe when two threads trigger it at once.
+    """
+    import numpy  # noqa: F401
+    import scipy.fft  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
@@ -143,9 +173,20 @@ def _probe_stream(path: Path) -> tuple[int, int]:
 
     _check_input(path)
     proc = subprocess.run(
-        [_tool("ffprobe"), "-v", "error", "-select_streams", "a:0",
-         "-show_entries", "stream=sample_rate,channels", "-of", "json", str(path)],
-        capture_output=True, stdin=subprocess.DEVNULL,
+        [
+            _tool("ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=sample_rate,channels",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
     )
     if proc.returncode != 0:
         raise _decode_error(path, _last_line(proc.stderr))
@@ -156,38 +197,79 @@ def _probe_stream(path: Path) -> tuple[int, int]:
         raise _decode_error(path, "文件里没有音频流") from None
 
 
-def _decode_stream(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
-    """Yield float32 (frames, channels) chunks of ``path`` decoded and resampled by ffmpeg."""
+def _frames_from(stream: BinaryIO, channels: int) -> Iterator[np.ndarray]:
+    """float32 (frames, channels) chunks of _CHUNK frames (the last may be shorter)."""
     import numpy as np
 
-    _check_input(path)
-    cmd = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
-           "-f", "f32le", "-c:a", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "pipe:1"]
     frame_bytes = 4 * channels
+    while True:
+        data = stream.read(_CHUNK * frame_bytes)  # full chunks until EOF
+        if not data:
+            return
+        usable = len(data) - len(data) % frame_bytes
+        if usable:
+            yield np.frombuffer(data, dtype=np.float32, count=usable // 4).reshape(-1, channels)
+
+
+def _decode_stream(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
+    """Yield float32 (frames, channels) chunks of ``path`` decoded and resampled by ffmpeg."""
+    _check_input(path)
+    cmd = [
+        _tool("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-c:a",
+        "pcm_f32le",
+        "-ar",
+        str(rate),
+        "-ac",
+        str(channels),
+        "pipe:1",
+    ]
     frames = 0
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
         try:
-            while True:
-                data = proc.stdout.read(_CHUNK * frame_bytes)
-                if not data:
-                    break
-                usable = len(data) - len(data) % frame_bytes
-                if usable:
-                    frames += usable // frame_bytes
-                    yield np.frombuffer(data, dtype=np.float32, count=usable // 4).reshape(
-                        -1, channels)
+            for x in _frames_from(proc.stdout, channels):
+                frames += len(x)
+                yield x
         finally:
-            if proc.poll() is None and not proc.stdout.closed:
-                # consumer stopped early (exception) or ffmpeg still finishing
-                proc.stdout.close()
+            proc.stdout.close()  # ffmpeg exits on SIGPIPE if we stopped early
             rc = proc.wait()
         if rc != 0:
             err.seek(0)
             raise _decode_error(path, _last_line(err.read()))
     if frames == 0:
         raise _decode_error(path, "文件里没有声音数据")
+
+
+def _rechunk(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Regroup a stream (e.g. several decoded pieces) into _CHUNK-frame chunks."""
+    import numpy as np
+
+    buf: list[np.ndarray] = []
+    have = 0
+    for x in chunks:
+        if not buf and len(x) == _CHUNK:
+            yield x
+            continue
+        while len(x):
+            take = min(_CHUNK - have, len(x))
+            buf.append(x[:take])
+            have, x = have + take, x[take:]
+            if have == _CHUNK:
+                yield np.concatenate(buf)
+                buf, have = [], 0
+    if buf:
+        yield np.concatenate(buf)
 
 
 # --------------------------------------------------------------------------- loudness
@@ -202,10 +284,16 @@ def _k_weighting_sos(rate: int) -> np.ndarray:
         w0 = 2.0 * math.pi * fc / rate
         alpha = math.sin(w0) / (2.0 * q)
         cw, sa = math.cos(w0), 2 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw),
-             a * ((a + 1) + (a - 1) * cw - sa)]
-        den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw),
-               (a + 1) - (a - 1) * cw - sa]
+        b = [
+            a * ((a + 1) + (a - 1) * cw + sa),
+            -2 * a * ((a - 1) + (a + 1) * cw),
+            a * ((a + 1) + (a - 1) * cw - sa),
+        ]
+        den = [
+            (a + 1) - (a - 1) * cw + sa,
+            2 * ((a - 1) - (a + 1) * cw),
+            (a + 1) - (a - 1) * cw - sa,
+        ]
         return [x / den[0] for x in b + den]
 
     def highpass(q: float, fc: float) -> list[float]:
@@ -260,8 +348,8 @@ class _Meter:
 
         self.rate = rate
         self.sos = _k_weighting_sos(rate)
-        self.zi = np.zeros((self.sos.shape[0], 2, channels))
-        self.weights = np.array([_CHANNEL_WEIGHTS[min(c, 4)] for c in range(channels)])
+        self.zi = [np.zeros((self.sos.shape[0], 2)) for _ in range(channels)]
+        self.weights = [_CHANNEL_WEIGHTS[min(c, 4)] for c in range(channels)]
         self.frames = 0
         self.segments: list[float] = []
         self.acc = 0.0  # energy of the current, unfinished segment
@@ -272,8 +360,19 @@ class _Meter:
         import numpy as np
         from scipy.signal import sosfilt
 
-        y, self.zi = sosfilt(self.sos, x, axis=0, zi=self.zi)
-        w = np.square(y, out=y) @ self.weights
+        w = None
+        for c, weight in enumerate(self.weights):
+            v = x[:, c].astype(np.float64)
+            # a -400 dBFS Nyquist tone keeps the IIR state out of (very slow) denormals
+            # after digital silence; it is far below the -70 LUFS gate
+            v[::2] += 1e-20
+            v[1::2] -= 1e-20
+            y, self.zi[c] = sosfilt(self.sos, v, zi=self.zi[c])
+            np.square(y, out=y)
+            if weight != 1.0:
+                y *= weight
+            w = y if w is None else np.add(w, y, out=w)
+        assert w is not None
         start, end = self.frames, self.frames + len(w)
         cs = np.cumsum(w)
         taken = 0.0
@@ -314,46 +413,129 @@ def _interpolator() -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-class _PeakDetector:
-    """4x-oversampled absolute peak per _BLK-frame block, streaming.
+class _TruePeak:
+    """4x-oversampled absolute peak per _BLK-frame block of a stream, computed in threads.
 
-    Output lags the input by one block; feed chunks whose length is a multiple of _BLK and
-    call :meth:`flush` at the end.
+    The three fractional phases come from one FFT of the chunk and a batched inverse FFT
+    (faster here than direct or overlap-add convolution, and it releases the GIL), so chunks
+    are processed by a worker thread while the caller does the K-weighting (a second worker
+    measured slower on two cores). Each job gets its chunk with the context it needs, so
+    jobs are independent; at most a few are in flight (bounded memory). Feed chunks whose length is a multiple of _BLK, then
+    :meth:`finish`. Block peaks lag the input by one block internally; finish() realigns.
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, keep: bool, workers: int = 1):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
         import numpy as np
 
         self.kernels = _interpolator()[:, ::-1].copy()  # reversed: used as convolutions
+        self.spectra: dict[int, np.ndarray] = {}
         self.hist = np.zeros((2 * _BLK, channels), dtype=np.float32)
+        self.keep = keep
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="truepeak")
+        self.pending: deque = deque()
+        self.results: list[np.ndarray] = []
         self.first = True
         self.max = 0.0
 
-    def feed(self, x: np.ndarray) -> np.ndarray:
-        import numpy as np
-        from scipy.signal import oaconvolve
+    def _phases(self, seg: np.ndarray, n: int) -> np.ndarray:
+        """max |x(m + k/4)| over k = 1..3 for the n valid points of one channel."""
+        import scipy.fft as sf
 
-        n = len(x)
-        buf = np.concatenate([self.hist, x])
-        self.hist = buf[-2 * _BLK:]
-        # frames [pos-_BLK, pos-_BLK+n) are buffer rows [_BLK, _BLK+n)
-        seg = buf[_BLK - _TP_HALF + 1: _BLK + n + _TP_HALF]
-        peak = np.abs(buf[_BLK: _BLK + n])
-        for kern in self.kernels:
-            y = oaconvolve(seg, kern[:, None], mode="valid", axes=0)
-            np.maximum(peak, np.abs(y, out=y), out=peak)
-        blocks = peak.max(axis=1).reshape(-1, _BLK).max(axis=1)
-        if self.first:
-            blocks = blocks[1:]
-            self.first = False
+        size = sf.next_fast_len(len(seg), real=True)
+        spec = self.spectra.get(size)
+        if spec is None:
+            spec = self.spectra[size] = sf.rfft(self.kernels, size, axis=1)
+        y = sf.irfft(sf.rfft(seg, size)[None, :] * spec, size, axis=1)
+        lag = self.kernels.shape[1] - 1
+        return abs(y[:, lag : lag + n]).max(axis=0)
+
+    def _blocks(self, buf: np.ndarray) -> np.ndarray:
+        """Block peaks of buffer rows [_BLK, len - _BLK) (the rest is context)."""
+        import numpy as np
+
+        n = len(buf) - 2 * _BLK
+        peak = np.abs(buf[_BLK : _BLK + n]).max(axis=1)
+        for c in range(buf.shape[1]):
+            seg = buf[_BLK - _TP_HALF + 1 : _BLK + n + _TP_HALF, c]
+            np.maximum(peak, self._phases(seg, n), out=peak)
+        return peak.reshape(-1, _BLK).max(axis=1)
+
+    def _collect(self) -> None:
+        blocks = self.pending.popleft().result()
+        if self.first:  # the first job covers the virtual block before frame 0
+            blocks, self.first = blocks[1:], False
         if blocks.size:
             self.max = max(self.max, float(blocks.max()))
-        return blocks
+        if self.keep:
+            self.results.append(blocks)
 
-    def flush(self) -> np.ndarray:
+    def feed(self, x: np.ndarray) -> None:
         import numpy as np
 
-        return self.feed(np.zeros((_BLK, self.hist.shape[1]), dtype=np.float32))
+        buf = np.concatenate([self.hist, x])
+        self.hist = buf[-2 * _BLK :]
+        # buffer rows [_BLK, _BLK + len(x)) = frames [pos - _BLK, pos - _BLK + len(x))
+        self.pending.append(self.pool.submit(self._blocks, buf))
+        while len(self.pending) > self.workers + 1:
+            self._collect()
+
+    def finish(self) -> list[np.ndarray]:
+        import numpy as np
+
+        try:
+            self.feed(np.zeros((_BLK, self.hist.shape[1]), dtype=np.float32))
+            while self.pending:
+                self._collect()
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+        return self.results
+
+
+class _Analyser:
+    """Loudness, true peak and (optionally) per-block peaks/K-energies of a chunk stream.
+
+    K-weighting runs in the caller's thread, the 4x true-peak detector in a worker thread.
+    Chunks must be multiples of _BLK frames except the last.
+    """
+
+    def __init__(self, rate: int, channels: int, blocks: bool = False):
+        self.meter = _Meter(rate, channels)
+        self.detector = _TruePeak(channels, keep=blocks)
+        self.blocks = blocks
+        self.energy: list[np.ndarray] = []
+        self.peaks: np.ndarray | None = None
+
+    def feed(self, x: np.ndarray) -> None:
+        import numpy as np
+
+        self.detector.feed(_pad_blocks(x))
+        w = self.meter.feed(x)
+        if self.blocks:
+            self.energy.append(_pad_blocks(w).reshape(-1, _BLK).sum(axis=1, dtype=np.float32))
+
+    def finish(self) -> None:
+        import numpy as np
+
+        peaks = self.detector.finish()
+        if self.blocks:
+            self.peaks = np.concatenate(peaks)
+
+    def block_energy(self) -> np.ndarray:
+        import numpy as np
+
+        return np.concatenate(self.energy) if self.energy else np.zeros(0, dtype=np.float32)
+
+    @property
+    def lufs(self) -> float:
+        return self.meter.loudness()
+
+    @property
+    def true_peak(self) -> float:
+        return _db(self.detector.max)
 
 
 def _pad_blocks(x: np.ndarray) -> np.ndarray:
@@ -370,45 +552,69 @@ def _db(x: float) -> float:
 
 
 def _analyse(chunks: Iterator[np.ndarray], rate: int, channels: int) -> tuple[float, float, int]:
-    meter, peaks = _Meter(rate, channels), _PeakDetector(channels)
-    for x in chunks:
-        meter.feed(x)
-        peaks.feed(_pad_blocks(x))
-    peaks.flush()
-    return meter.loudness(), _db(peaks.max), meter.frames
+    """(integrated LUFS, true peak dBTP, frames) of a stream of float32 chunks."""
+    an = _Analyser(rate, channels)
+    try:
+        for x in chunks:
+            an.feed(x)
+    finally:
+        an.finish()
+    return an.lufs, an.true_peak, an.meter.frames
 
 
 # --------------------------------------------------------------------------- public helpers
 
 
 def probe_duration(path: Path) -> float:
-    """Duration in seconds as reported by ffprobe."""
+    """Duration in seconds as reported by ffprobe; MixError if it holds no audio stream."""
+    import json
+
     path = Path(path)
     _check_input(path)
     proc = subprocess.run(
-        [_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration",
-         "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        [
+            _tool("ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_type:format=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
+    if proc.returncode != 0:
+        raise _decode_error(path, _last_line(proc.stderr))
     try:
-        if proc.returncode != 0:
-            raise ValueError(_last_line(proc.stderr))
-        return float(proc.stdout.strip())
-    except ValueError as exc:
-        raise _decode_error(path, str(exc) or "无法读取时长") from None
+        info = json.loads(proc.stdout)
+        if not info.get("streams"):
+            raise _decode_error(path, "文件里没有音频流")
+        return float(info["format"]["duration"])
+    except (ValueError, KeyError):
+        raise _decode_error(path, "无法读取时长") from None
 
 
 def measure(path: Path) -> tuple[float, float]:
     """(integrated loudness in LUFS, 4x-oversampled true peak in dBTP) of an audio file."""
     path = Path(path)
     rate, channels = _probe_stream(path)
-    lufs, tp, _ = _analyse(_decode_stream(path, rate, channels), rate, channels)
+    _load_numeric()
+    lufs, tp, _ = _analyse(_rechunk(_decode_stream(path, rate, channels)), rate, channels)
     return lufs, tp
 
 
 def decode_any(path: Path) -> AudioSegment:
     """Decode mp3/m4a/wav/ogg/… into a pydub AudioSegment (for short clips: all in RAM)."""
-    from pydub import AudioSegment
+    import warnings
+
+    with warnings.catch_warnings():  # pydub imports audioop (deprecated in 3.11/3.12)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pydub import AudioSegment
 
     path = Path(path)
     _check_input(path)
@@ -451,8 +657,9 @@ def _fade(t: np.ndarray, length: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(np.pi * np.clip((t + 0.5) / length, 0.0, 1.0))).astype(np.float32)
 
 
-def _mix(sources: list[_Source], files: list[BinaryIO], start: int, end: int,
-         channels: int) -> np.ndarray:
+def _mix(
+    sources: list[_Source], files: list[BinaryIO], start: int, end: int, channels: int
+) -> np.ndarray:
     import numpy as np
 
     out = np.zeros((end - start, channels), dtype=np.float32)
@@ -476,36 +683,57 @@ def _mix(sources: list[_Source], files: list[BinaryIO], start: int, end: int,
             env *= _fade(t, src.fade_in)
         if off + (hi - lo) > src.span - src.fade_out:
             env *= _fade(src.span - 1 - t, src.fade_out)
-        out[lo - start: hi - start] += data * env[:, None]
+        out[lo - start : hi - start] += data * env[:, None]
     return out
 
 
 def _limiter_gain(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> np.ndarray:
-    """Per-block gain (≤ 1) keeping ``gain * peaks`` under ``ceiling`` (both linear).
+    """Per-block gain (≤ 1, float32) keeping ``gain * peaks`` under ``ceiling`` (both linear).
 
-    Lookahead min-filter with hold → linear-in-dB release (cumulative-minimum trick) →
-    moving-average attack. Every value is ≤ the required gain of its own and both
-    neighbouring blocks, so linear interpolation between block centres is safe too.
+    Lookahead min-filter with hold → linear-in-dB release (cumulative-minimum trick, so no
+    Python loop) → moving-average attack. Every value is ≤ the gain required by its own and
+    both neighbouring blocks, so linear interpolation between block centres is safe too.
+    Worked through in chunks so memory stays small on long programmes. Block indices are
+    "extended": ``ahead + 1`` virtual unlimited blocks precede block 0, so the attack ramp
+    for a peak at the very start still fits.
     """
     import numpy as np
     from scipy.ndimage import minimum_filter1d
 
     ahead = max(1, math.ceil(_LOOKAHEAD_S * rate / _BLK))
     hold = max(ahead, math.ceil(_HOLD_S * rate / _BLK))
-    with np.errstate(divide="ignore"):
-        need = np.minimum(1.0, ceiling / (gain * peaks.astype(np.float64)))
-    # virtual unlimited blocks before the start keep the attack ramp valid at block 0
-    need = np.concatenate([np.ones(ahead + 1), need])
-    size = hold + ahead + 3  # window [b - hold - 1, b + ahead + 1]
-    m = minimum_filter1d(need, size, origin=hold + 1 - size // 2, mode="constant", cval=1.0)
-    if m.min() >= 1.0:
-        return np.ones(len(peaks), dtype=np.float32)
-    step = _RELEASE_DB_S * _BLK / rate
-    ramp = np.arange(len(m)) * step
-    rel_db = ramp + np.minimum.accumulate(20 * np.log10(m) - ramp)
-    cs = np.concatenate([[0.0], np.cumsum(10 ** (rel_db / 20))])
-    box = (cs[ahead + 2:] - cs[1: -ahead - 1]) / (ahead + 1)  # mean over [b - ahead, b]
-    return np.minimum(box, 1.0).astype(np.float32)
+    size = hold + ahead + 3  # min window [j - hold - 1, j + ahead + 1]
+    origin = hold + 1 - size // 2
+    pre = ahead + 1
+    n_ext = len(peaks) + pre
+    step = _RELEASE_DB_S * _BLK / rate  # dB per block
+    out = np.empty(len(peaks), dtype=np.float32)
+    carry = 0.0  # release state (dB) of the previous block
+    hist = np.ones(ahead)  # last ``ahead`` linear gains, for the moving average
+    chunk = 1 << 16
+    for a in range(0, n_ext, chunk):
+        b = min(n_ext, a + chunk)
+        lo, hi = a - hold - 1, b + ahead + 1
+        need = np.ones(hi - lo)
+        p_lo, p_hi = max(lo, pre), min(hi, n_ext)
+        if p_hi > p_lo:
+            with np.errstate(divide="ignore"):
+                need[p_lo - lo : p_hi - lo] = np.minimum(
+                    1.0, ceiling / (gain * peaks[p_lo - pre : p_hi - pre].astype(np.float64))
+                )
+        m = minimum_filter1d(need, size, origin=origin, mode="constant", cval=1.0)
+        m = m[hold + 1 : hold + 1 + (b - a)]
+        ramp = np.arange(b - a) * step
+        rel = ramp + np.minimum(carry + step, np.minimum.accumulate(20 * np.log10(m) - ramp))
+        carry = float(rel[-1])
+        ext = np.concatenate([hist, 10 ** (rel / 20)])
+        hist = ext[len(ext) - ahead :]
+        cs = np.concatenate([[0.0], np.cumsum(ext)])
+        box = (cs[ahead + 1 :] - cs[: -ahead - 1]) / (ahead + 1)  # mean over [j - ahead, j]
+        o_lo = max(a, pre)
+        if b > o_lo:
+            out[o_lo - pre : b - pre] = np.minimum(box[o_lo - a :], 1.0)
+    return out
 
 
 def _segment_blocks(frames: int, rate: int) -> np.ndarray:
@@ -519,16 +747,28 @@ def _segment_blocks(frames: int, rate: int) -> np.ndarray:
     return np.array(bounds, dtype=np.int64)
 
 
-def _predict(energy: np.ndarray, gains: np.ndarray, seg_blocks: np.ndarray, frames: int,
-             rate: int) -> float:
+def _predict(
+    energy: np.ndarray, gains: np.ndarray, seg_blocks: np.ndarray, frames: int, rate: int
+) -> float:
+    """Loudness of the limited programme from block energies × block gains²."""
     import numpy as np
 
-    seg = np.add.reduceat(energy * np.square(gains, dtype=np.float64), seg_blocks)
+    weighted = np.square(gains)
+    weighted *= energy
+    seg = np.add.reduceat(weighted, seg_blocks).astype(np.float64)
     return _gated_loudness(seg, frames, rate)
 
 
-def _solve(aim: float, peaks: np.ndarray, energy: np.ndarray, seg_blocks: np.ndarray,
-           frames: int, rate: int, ceiling: float, start_db: float) -> tuple[float, np.ndarray]:
+def _solve(
+    aim: float,
+    peaks: np.ndarray,
+    energy: np.ndarray,
+    seg_blocks: np.ndarray,
+    frames: int,
+    rate: int,
+    ceiling: float,
+    start_db: float,
+) -> tuple[float, np.ndarray]:
     """Make-up gain (dB) and block gains whose limited result is predicted at ``aim`` LUFS.
 
     Re-gain → re-limit → re-measure, solved with safeguarded secant steps: the predicted
@@ -538,7 +778,8 @@ def _solve(aim: float, peaks: np.ndarray, energy: np.ndarray, seg_blocks: np.nda
 
     def evaluate(d: float) -> tuple[float, np.ndarray]:
         g = 10 ** (d / 20)
-        gains = g * _limiter_gain(peaks, g, ceiling, rate)
+        gains = _limiter_gain(peaks, g, ceiling, rate)
+        gains *= g
         return _predict(energy, gains, seg_blocks, frames, rate), gains
 
     d, (lufs, gains) = start_db, evaluate(start_db)
@@ -569,26 +810,19 @@ def _solve(aim: float, peaks: np.ndarray, energy: np.ndarray, seg_blocks: np.nda
         if abs(aim - lufs) < best[0]:
             best = (abs(aim - lufs), d, gains)
     if best[0] > 0.1:
-        log.warning("limiter: %.1f LUFS not reachable under the peak ceiling without more "
-                    "than %.0f dB of limiting; the programme will be quieter", aim,
-                    _MAX_MAKEUP_DB)
+        log.warning(
+            "limiter: %.1f LUFS not reachable under the peak ceiling without more "
+            "than %.0f dB of limiting; the programme will be quieter",
+            aim,
+            _MAX_MAKEUP_DB,
+        )
     return best[1], best[2]
-
-
-def _encode_cmd(settings: MixSettings, dest: Path) -> list[str]:
-    muxer, codec, _, _ = _FORMATS[settings.format]
-    cmd = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-f", "f32le",
-           "-ar", str(settings.sample_rate), "-ac", str(settings.channels), "-i", "pipe:0",
-           *codec]
-    if settings.format != "wav":
-        cmd += ["-b:a", settings.bitrate]
-    return cmd + ["-f", muxer, str(dest)]
 
 
 def _check_settings(s: MixSettings, out: Path) -> None:
     if s.format not in _FORMATS:
         raise MixError(f"不支持的节目格式 {s.format!r}：请在设置里用 mp3、wav、ogg 或 m4a")
-    suffixes = _FORMATS[s.format][2]
+    suffixes = _FORMATS[s.format].suffixes
     if out.suffix.lower() not in suffixes:
         raise MixError(f"{out}: 文件扩展名与格式 {s.format} 不符，请改成 {suffixes[0]}")
     if not 8000 <= s.sample_rate <= 192000:
@@ -605,84 +839,190 @@ def _check_settings(s: MixSettings, out: Path) -> None:
         raise MixError("淡入淡出、间隔和重叠时间不能是负数，请检查设置")
 
 
-def _decode_to_raw(paths: Sequence[Path], raw: Path, settings: MixSettings) -> tuple[int, float]:
-    """Decode and concatenate ``paths`` into ``raw``; returns (frames, loudness)."""
-    meter = _Meter(settings.sample_rate, settings.channels)
-    with open(raw, "wb") as fh:
-        for path in paths:
-            for x in _decode_stream(path, settings.sample_rate, settings.channels):
+@dataclass
+class _Decoded:
+    raw: Path  # float32 interleaved intermediate at the programme rate/channels
+    frames: int
+    lufs: float
+    peaks: np.ndarray | None  # per-block 4x true peak (unit gain), if analysed
+    energy: np.ndarray | None  # per-block K-weighted energy (unit gain), if analysed
+
+
+def _decode_to_raw(
+    paths: Sequence[Path],
+    raw: Path,
+    settings: MixSettings,
+    blocks: bool,
+    on_head: Callable[[np.ndarray], None] | None = None,
+) -> _Decoded:
+    """Decode and join ``paths`` into ``raw``, measuring loudness (and blocks) on the way.
+
+    ``on_head`` receives the first ~8 s once they are decoded (codec calibration).
+    """
+    import numpy as np
+
+    rate, ch = settings.sample_rate, settings.channels
+    an = _Analyser(rate, ch, blocks=blocks)
+    head: list[np.ndarray] = []
+    head_frames = 0
+    try:
+        with open(raw, "wb") as fh:
+            stream = itertools.chain.from_iterable(_decode_stream(p, rate, ch) for p in paths)
+            for x in _rechunk(stream):
                 fh.write(x)
-                meter.feed(x)
-    lufs = meter.loudness()
+                an.feed(x)
+                if on_head is not None:
+                    head.append(x)
+                    head_frames += len(x)
+                    if head_frames >= 8 * rate:
+                        on_head(np.concatenate(head))
+                        on_head, head = None, []
+            if on_head is not None and head:
+                on_head(np.concatenate(head))
+    finally:
+        an.finish()
+    lufs = an.lufs
     if not math.isfinite(lufs):
         names = "、".join(str(p) for p in paths)
         raise MixError(f"{names}: 听不到声音（全是静音），请检查录音或语音合成结果")
-    return meter.frames, lufs
+    return _Decoded(raw, an.meter.frames, lufs, an.peaks, an.block_energy() if blocks else None)
 
 
 @dataclass
 class _Layout:
     sources: list[_Source]
+    decoded: list[_Decoded]
     total: int  # programme frames
     voice_start: int
     voice_frames: int
+    overlapping: bool  # a bed or an intro overlap: sources sound at the same time
 
 
-def _layout(pieces: list[Path], settings: MixSettings, tmpdir: Path) -> _Layout:
+def _align(frames: int) -> int:
+    return -(-frames // _BLK) * _BLK
+
+
+def _layout(
+    pieces: list[Path],
+    settings: MixSettings,
+    tmpdir: Path,
+    on_head: Callable[[np.ndarray], None] | None,
+) -> _Layout:
     """Decode every input to a raw intermediate and place it on the programme timeline.
 
-    intro (faded out) + gap + voice (+ bed under it) + gap + outro; each source is pre-gained
-    so that the voice and jingles sit at the target loudness (+ offsets).
+    intro (faded out) + gap + voice (+ bed under it) + gap + outro. Each source is
+    pre-gained so that the voice and jingles sit at the target loudness (+ offsets), and
+    starts on a _BLK-frame boundary so per-source block analyses line up with the mix.
+    The jingles and bed are decoded in a side thread while the voice decodes.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     rate, target = settings.sample_rate, settings.loudness_lufs
     declick = round(_DECLICK_S * rate)
     fade = round(settings.fade_ms * rate / 1000)
     gap = round(settings.gap_ms * rate / 1000)
+    overlap = round(settings.intro_overlap_ms * rate / 1000)
+    overlapping = settings.bed is not None or (settings.intro is not None and overlap > 0)
+    jingle = target + settings.jingle_offset_lu
+    extras = {"intro": settings.intro, "bed": settings.bed, "outro": settings.outro}
+    with ThreadPoolExecutor(1, thread_name_prefix="decode") as side:  # jingles meanwhile
+        jobs = {
+            name: side.submit(
+                _decode_to_raw, [Path(path)], tmpdir / f"{name}.f32", settings, not overlapping
+            )
+            for name, path in extras.items()
+            if path is not None
+        }
+        voice = _decode_to_raw(pieces, tmpdir / "voice.f32", settings, not overlapping, on_head)
+        done = {name: job.result() for name, job in jobs.items()}
 
-    def decode(name: str, paths: list[Path], level: float) -> tuple[Path, int, float]:
-        raw = tmpdir / f"{name}.f32"
-        frames, lufs = _decode_to_raw(paths, raw, settings)
-        return raw, frames, 10 ** ((level - lufs) / 20)
+    def gain(d: _Decoded, level: float) -> float:
+        return 10 ** ((level - d.lufs) / 20)
 
     sources: list[_Source] = []
+    decoded: list[_Decoded] = []
     pos = 0
-    jingle = target + settings.jingle_offset_lu
-    v_raw, v_frames, v_gain = decode("voice", pieces, target)
-    if settings.intro is not None:
-        raw, frames, gain = decode("intro", [Path(settings.intro)], jingle)
-        sources.append(_Source(raw, frames, 0, frames, gain, declick,
-                               min(max(fade, declick), frames // 2)))
-        overlap = round(settings.intro_overlap_ms * rate / 1000)
-        pos = max(0, frames - overlap) if overlap > 0 else frames + gap
+    if (d := done.get("intro")) is not None:
+        sources.append(
+            _Source(
+                d.raw,
+                d.frames,
+                0,
+                d.frames,
+                gain(d, jingle),
+                declick,
+                min(max(fade, declick), d.frames // 2),
+            )
+        )
+        decoded.append(d)
+        pos = _align(max(0, d.frames - overlap) if overlap > 0 else d.frames + gap)
     voice_start = pos
-    sources.append(_Source(v_raw, v_frames, pos, v_frames, v_gain, declick, declick))
-    pos += v_frames
-    if settings.bed is not None:
-        raw, frames, gain = decode("bed", [Path(settings.bed)], target + settings.bed_duck_db)
-        bfade = min(max(fade, declick), v_frames // 2)
-        sources.append(_Source(raw, frames, voice_start, v_frames, gain, bfade, bfade))
-    if settings.outro is not None:
-        raw, frames, gain = decode("outro", [Path(settings.outro)], jingle)
-        pos += gap
-        sources.append(_Source(raw, frames, pos, frames, gain, declick, declick))
-        pos += frames
-    return _Layout(sources, pos, voice_start, v_frames)
+    sources.append(
+        _Source(voice.raw, voice.frames, pos, voice.frames, gain(voice, target), declick, declick)
+    )
+    decoded.append(voice)
+    pos += voice.frames
+    if (d := done.get("bed")) is not None:
+        bfade = min(max(fade, declick), voice.frames // 2)
+        sources.append(
+            _Source(
+                d.raw,
+                d.frames,
+                voice_start,
+                voice.frames,
+                gain(d, target + settings.bed_duck_db),
+                bfade,
+                bfade,
+            )
+        )
+        decoded.append(d)
+    if (d := done.get("outro")) is not None:
+        pos = _align(pos + gap)
+        sources.append(_Source(d.raw, d.frames, pos, d.frames, gain(d, jingle), declick, declick))
+        decoded.append(d)
+        pos += d.frames
+    return _Layout(sources, decoded, pos, voice_start, voice.frames, overlapping)
 
 
-def _analysis_pass(layout: _Layout, files: list[BinaryIO], rate: int,
-                   channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pass 1: per-block 4x-oversampled peak and K-weighted energy of the nominal mix."""
+def _combine(layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Programme block peaks/energies from the per-source analyses (no source overlaps).
+
+    Gains and fades are applied per block: peaks × the block's largest envelope value (an
+    upper bound), energies × the mean envelope squared. The per-source arrays are consumed.
+    """
     import numpy as np
 
-    meter, detector = _Meter(rate, channels), _PeakDetector(channels)
-    peaks, energy = [], []
-    for s in range(0, layout.total, _CHUNK):
-        x = _mix(layout.sources, files, s, min(layout.total, s + _CHUNK), channels)
-        w = meter.feed(x)
-        energy.append(_pad_blocks(w).reshape(-1, _BLK).sum(axis=1))
-        peaks.append(detector.feed(_pad_blocks(x)))
-    peaks.append(detector.flush())
-    return np.concatenate(peaks), np.concatenate(energy)
+    nb = -(-layout.total // _BLK)
+    peaks = np.zeros(nb, dtype=np.float32)
+    energy = np.zeros(nb, dtype=np.float32)
+    for src, d in zip(layout.sources, layout.decoded, strict=True):
+        assert d.peaks is not None and d.energy is not None and src.start % _BLK == 0
+        k, b0 = len(d.peaks), src.start // _BLK
+        np.multiply(d.peaks, src.gain, out=peaks[b0 : b0 + k])
+        np.multiply(d.energy[:k], src.gain**2, out=energy[b0 : b0 + k])
+        d.peaks = d.energy = None  # keep long programmes small
+        # fades are short: correct only the blocks they touch (envelope at block bounds)
+        head, tail = min(k, src.fade_in // _BLK + 2), max(0, k - src.fade_out // _BLK - 3)
+        for lo, hi in ((0, head), (tail, k)) if head < tail else ((0, k),):
+            t = np.minimum(np.arange(lo, hi + 1) * _BLK, src.span - 1)
+            env = _fade(t, src.fade_in) * _fade(src.span - 1 - t, src.fade_out)
+            peaks[b0 + lo : b0 + hi] *= np.maximum(env[:-1], env[1:])
+            energy[b0 + lo : b0 + hi] *= ((env[:-1] + env[1:]) / 2) ** 2
+    return peaks, energy
+
+
+def _analysis_pass(
+    layout: _Layout, files: list[BinaryIO], rate: int, channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 1 (overlapping sources only): block peaks and K-energies of the nominal mix."""
+    an = _Analyser(rate, channels, blocks=True)
+    try:
+        for s in range(0, layout.total, _CHUNK):
+            an.feed(_mix(layout.sources, files, s, min(layout.total, s + _CHUNK), channels))
+    finally:
+        an.finish()
+    assert an.peaks is not None
+    return an.peaks, an.block_energy()
 
 
 def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> MixResult:
@@ -698,46 +1038,84 @@ def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> Mi
         raise MixError("没有语音文件：请先合成或录制节目语音")
     _check_settings(settings, out)
     _tool("ffmpeg")
+    _load_numeric()
     for p in [*pieces, settings.intro, settings.outro, settings.bed]:
         if p is not None:
             _check_input(Path(p))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # fail before the long work
+        return _master(pieces, out, settings)
+    except OSError as e:  # disk full, no permission, …: say where and what to do
+        where = e.filename or out.parent
+        raise MixError(
+            f"{where}: 无法读写音频文件（{e.strerror or e}），请检查磁盘空间和文件夹权限"
+        ) from e
+
+
+def _master(pieces: list[Path], out: Path, settings: MixSettings) -> MixResult:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     rate, ch = settings.sample_rate, settings.channels
     target, tp_limit = settings.loudness_lufs, settings.true_peak_dbtp
 
-    with tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp:
-        layout = _layout(pieces, settings, Path(tmp))
+    with (
+        tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
+    ):
+        calibration: list[Future] = []
+
+        def calibrate(excerpt: np.ndarray) -> None:
+            if settings.format != "wav":
+                calibration.append(pool.submit(_codec_shift, excerpt, settings, Path(tmp)))
+
+        layout = _layout(pieces, settings, Path(tmp), calibrate)
         files = [open(src.raw, "rb") for src in layout.sources]
         try:
-            peaks, energy = _analysis_pass(layout, files, rate, ch)
+            if layout.overlapping:
+                peaks, energy = _analysis_pass(layout, files, rate, ch)
+            else:
+                peaks, energy = _combine(layout)
             seg_blocks = _segment_blocks(layout.total, rate)
+            shift = calibration[0].result() if calibration else 0.0
 
             def solve(aim: float, ceiling_db: float, start: float) -> tuple[float, np.ndarray]:
-                return _solve(aim, peaks, energy, seg_blocks, layout.total, rate,
-                              10 ** (ceiling_db / 20), start)
+                return _solve(
+                    aim,
+                    peaks,
+                    energy,
+                    seg_blocks,
+                    layout.total,
+                    rate,
+                    10 ** (ceiling_db / 20),
+                    start,
+                )
 
-            ceiling_db = tp_limit - _FORMATS[settings.format][3]
-            aim = target  # what we ask the predictor for (corrected for the codec)
+            ceiling_db = tp_limit - _FORMATS[settings.format].margin_db
+            aim = target - shift  # what we ask the predictor for
             delta_db, gains = solve(aim, ceiling_db, 0.0)
-            if settings.format != "wav":
-                shift = _codec_shift(layout, files, gains, settings, Path(tmp))
-                if abs(shift) > 0.02:
-                    aim -= shift
-                    delta_db, gains = solve(aim, ceiling_db, delta_db)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.",
-                                        suffix=f".part{out.suffix}")
+            fd, name = tempfile.mkstemp(
+                dir=out.parent, prefix=".broadcast-", suffix=f".part{out.suffix}"
+            )
             os.close(fd)
             tmp_out = Path(name)
             try:
                 for attempt in range(1, _ATTEMPTS + 1):
                     if attempt > 1:
                         delta_db, gains = solve(aim, ceiling_db, delta_db)
-                    _encode(_rendered(layout, files, gains, 0, layout.total, ch), settings,
-                            tmp_out)
-                    lufs, tp, frames = _analyse(_decode_stream(tmp_out, rate, ch), rate, ch)
-                    log.info("%s attempt %d: %.2f LUFS, %.2f dBTP (make-up %.2f dB, "
-                             "ceiling %.2f dBTP)", out.name, attempt, lufs, tp, delta_db,
-                             ceiling_db)
+                    lufs, tp = _encode(
+                        _rendered(layout, files, gains, ch), settings, tmp_out, str(out)
+                    )
+                    log.info(
+                        "%s attempt %d: %.2f LUFS, %.2f dBTP (make-up %.2f dB, "
+                        "ceiling %.2f dBTP, codec %+.2f LU)",
+                        out.name,
+                        attempt,
+                        lufs,
+                        tp,
+                        delta_db,
+                        ceiling_db,
+                        shift,
+                    )
                     tp_ok = tp <= tp_limit - _TP_GUARD_DB
                     lufs_ok = abs(lufs - target) <= _LUFS_TOL
                     if tp_ok and lufs_ok:
@@ -747,77 +1125,184 @@ def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> Mi
                     if not lufs_ok:
                         aim += target - lufs
                 else:
-                    log.warning("%s: after %d attempts %.2f LUFS / %.2f dBTP (target %.1f / "
-                                "%.1f)", out, _ATTEMPTS, lufs, tp, target, tp_limit)
+                    log.warning(
+                        "%s: after %d attempts %.2f LUFS / %.2f dBTP (target %.1f / %.1f)",
+                        out,
+                        _ATTEMPTS,
+                        lufs,
+                        tp,
+                        target,
+                        tp_limit,
+                    )
                 _commit(tmp_out, out)
             finally:
                 tmp_out.unlink(missing_ok=True)
         finally:
             for fh in files:
                 fh.close()
-    return MixResult(path=out, duration_s=frames / rate, lufs=lufs, true_peak_dbtp=tp,
-                     intro_s=layout.voice_start / rate)
+    return MixResult(
+        path=out,
+        duration_s=layout.total / rate,
+        lufs=lufs,
+        true_peak_dbtp=tp,
+        intro_s=layout.voice_start / rate,
+    )
 
 
-def _rendered(layout: _Layout, files: list[BinaryIO], gains: np.ndarray, start: int, end: int,
-              channels: int) -> Iterator[np.ndarray]:
-    """Pass 2: the mix of frames [start, end) times the interpolated limiter gain curve."""
+def _rendered(
+    layout: _Layout, files: list[BinaryIO], gains: np.ndarray, channels: int
+) -> Iterator[np.ndarray]:
+    """Pass 2: the mix times the limiter gain curve (interpolated between block centres)."""
     import numpy as np
 
-    centres = np.arange(len(gains)) * _BLK + (_BLK - 1) / 2
-    for s in range(start, end, _CHUNK):
-        e = min(end, s + _CHUNK)
+    for s in range(0, layout.total, _CHUNK):
+        e = min(layout.total, s + _CHUNK)
         b0, b1 = max(0, s // _BLK - 1), min(len(gains), e // _BLK + 2)
-        g = np.interp(np.arange(s, e), centres[b0:b1], gains[b0:b1]).astype(np.float32)
+        centres = np.arange(b0, b1) * _BLK + (_BLK - 1) / 2
+        g = np.interp(np.arange(s, e), centres, gains[b0:b1]).astype(np.float32)
         x = _mix(layout.sources, files, s, e, channels)
         x *= g[:, None]
         yield x
 
 
-def _codec_shift(layout: _Layout, files: list[BinaryIO], gains: np.ndarray,
-                 settings: MixSettings, tmpdir: Path) -> float:
-    """Loudness change (LU) the lossy encoder causes, measured on an 8-s voice excerpt.
+def _codec_shift(excerpt: np.ndarray, settings: MixSettings, tmpdir: Path) -> float:
+    """Loudness change (LU) the lossy encoder causes, measured on a ~8-s voice excerpt.
 
-    libmp3lame at <=192 kb/s, for one, lowers the level by ~0.45 dB across the spectrum.
+    libmp3lame at <=192 kb/s, for one, lowers the level by ~0.45 dB across the whole
+    spectrum, independent of level. Runs in a thread while the inputs are decoded.
     """
     import numpy as np
 
-    rate, ch = settings.sample_rate, settings.channels
-    n = min(layout.voice_frames, 8 * rate)
-    a = layout.voice_start + (layout.voice_frames - n) // 2
-    excerpt = np.concatenate(list(_rendered(layout, files, gains, a, a + n, ch)))
-    meter = _Meter(rate, ch)
+    peak = float(np.max(np.abs(excerpt)))
+    if peak == 0.0:
+        return 0.0
+    excerpt = excerpt * (0.5 / peak)  # well clear of clipping inside the encoder
+    meter = _Meter(settings.sample_rate, settings.channels)
     meter.feed(excerpt)
     before = meter.loudness()
     dest = tmpdir / f"excerpt.{settings.format}"
-    _encode(iter([excerpt]), settings, dest)
-    after, _, _ = _analyse(_decode_stream(dest, rate, ch), rate, ch)
+    after, _ = _encode(iter([excerpt]), settings, dest, f"编码器测试（{settings.format}）")
     if not (math.isfinite(before) and math.isfinite(after)):
         return 0.0
     return after - before
 
 
-def _encode(chunks: Iterator[np.ndarray], settings: MixSettings, dest: Path) -> None:
-    """Feed float32 chunks to an ffmpeg encoder writing ``dest`` (runs on another core)."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(_encode_cmd(settings, dest), stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=err)
-        assert proc.stdin is not None
+def _encode(
+    chunks: Iterator[np.ndarray], settings: MixSettings, dest: Path, label: str
+) -> tuple[float, float]:
+    """Encode float32 chunks into ``dest``; returns (LUFS, dBTP) of the encoded audio.
+
+    One ffmpeg encodes and, through its tee muxer, writes the same packets both to ``dest``
+    and to a pipe into a second ffmpeg that decodes them again; a thread measures that
+    decoded stream. Encoding, decoding and measuring thus overlap with the rendering, and
+    what is measured is exactly what was written (only the container differs). ``label``
+    names the programme in error messages.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    fmt = _FORMATS[settings.format]
+    rate, ch = str(settings.sample_rate), str(settings.channels)
+    ffmpeg = _tool("ffmpeg")
+    enc_cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "f32le",
+        "-ar",
+        rate,
+        "-ac",
+        ch,
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:a",
+        "-c:a",
+        fmt.encoder,
+    ]
+    if settings.format != "wav":
+        enc_cmd += ["-b:a", settings.bitrate]
+    # ``dest`` is given relative to its folder (the encoder's cwd), so the tee syntax only
+    # has to carry a name we chose ourselves (no separators or special characters)
+    tee = f"[f={fmt.muxer}{fmt.muxer_opts}]{dest.name}|[f={fmt.pipe_muxer}]pipe:1"
+    enc_cmd += ["-f", "tee", tee]
+    raw = ["-ar", rate, "-ac", ch] if fmt.pipe_demuxer == "s16le" else []
+    dec_cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-f",
+        fmt.pipe_demuxer,
+        *raw,
+        "-i",
+        "pipe:0",
+        "-f",
+        "f32le",
+        "-c:a",
+        "pcm_f32le",
+        "-ar",
+        rate,
+        "-ac",
+        ch,
+        "pipe:1",
+    ]
+    with (
+        tempfile.TemporaryFile() as enc_err,
+        tempfile.TemporaryFile() as dec_err,
+        ThreadPoolExecutor(1, thread_name_prefix="verify") as pool,
+    ):
+        enc = subprocess.Popen(
+            enc_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=enc_err, cwd=dest.parent
+        )
+        assert enc.stdin is not None and enc.stdout is not None
+        dec = subprocess.Popen(dec_cmd, stdin=enc.stdout, stdout=subprocess.PIPE, stderr=dec_err)
+        assert dec.stdout is not None
+        enc.stdout.close()  # the decoder owns it now
+
+        def verify() -> tuple[float, float, int]:
+            assert dec.stdout is not None
+            try:
+                return _analyse(
+                    _frames_from(dec.stdout, settings.channels),
+                    settings.sample_rate,
+                    settings.channels,
+                )
+            finally:  # if measuring fails, let the pipeline die instead of blocking
+                dec.stdout.close()
+
+        measured = pool.submit(verify)
         try:
-            for x in chunks:
-                proc.stdin.write(x)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+            try:
+                for x in chunks:
+                    enc.stdin.write(x)
+                enc.stdin.close()
+            except BrokenPipeError:  # the encoder stopped; its exit code tells why
+                pass
         except BaseException:
-            proc.kill()
-            proc.wait()
+            enc.kill()
+            dec.kill()
+            with contextlib.suppress(OSError):
+                enc.stdin.close()
             raise
-        rc = proc.wait()
-        if rc != 0:
-            err.seek(0)
-            raise MixError(f"{dest.name}: 无法写出节目（{_last_line(err.read())}），"
-                           "请检查磁盘空间和 ffmpeg 是否支持该格式")
+        finally:
+            enc_rc = enc.wait()
+            dec_rc = dec.wait()
+            result = measured.exception() or measured.result()
+        if enc_rc != 0:
+            enc_err.seek(0)
+            raise MixError(
+                f"{label}: 无法写出节目（{_last_line(enc_err.read())}），"
+                "请检查磁盘空间和 ffmpeg 是否支持该格式"
+            )
+        if dec_rc != 0 or isinstance(result, BaseException):
+            dec_err.seek(0)
+            detail = _last_line(dec_err.read()) if dec_rc else str(result)
+            raise MixError(f"{label}: 无法检查写出的节目（{detail}），请重试")
+    lufs, tp, _ = result
+    return lufs, tp
 
 
 def _commit(tmp: Path, out: Path) -> None:

@@ -1,0 +1,245 @@
+"""The airing log (播出记录): one row per airing, the township's outreach record.
+
+A row is written when playback starts (``started``) and finalised when it ends
+(``completed`` / ``interrupted`` / ``failed``); a slot that could not air at all is ``missed``
+with its reason. ``(schedule_key, scheduled_at)`` is unique, so nothing airs twice for the same
+slot and time, and a row left ``started`` by a crash becomes ``interrupted`` at the next start.
+Nothing here reads the clock: every time is passed in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+STATUSES = ("started", "completed", "interrupted", "failed", "missed")
+STATUS_LABELS = {
+    "started": "正在播出",
+    "completed": "已播完",
+    "interrupted": "中断",
+    "failed": "失败",
+    "missed": "未播出",
+}
+KIND_LABELS = {"slot": "定时", "oneoff": "单次", "play": "手动"}
+
+
+@dataclass(frozen=True)
+class Airing:
+    id: int
+    schedule_key: str
+    kind: str
+    slot_name: str | None
+    oneoff_id: int | None
+    queue_entry_id: int | None
+    programme_id: int | None
+    script_id: int | None
+    title: str | None
+    topic: str | None
+    villages: tuple[str, ...]
+    scheduled_at: str
+    started_at: str | None
+    ended_at: str | None
+    seconds_played: float
+    status: str
+    reason: str | None
+    engine: str | None
+    voice: str | None
+    programme_hash: str | None
+    operator: str
+    audience: int
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["villages"] = list(self.villages)
+        return d
+
+
+@dataclass(frozen=True)
+class What:
+    """What an airing plays: the programme and where it came from (None fields for a miss)."""
+
+    title: str | None = None
+    topic: str | None = None
+    script_id: int | None = None
+    programme_id: int | None = None
+    queue_entry_id: int | None = None
+    engine: str | None = None
+    voice: str | None = None
+    programme_hash: str | None = None
+
+
+def estimate_audience(villages: Iterable[str], population: dict[str, int], factor: float) -> int:
+    """Estimated listeners of one airing: the covered villages' population × factor."""
+    return round(sum(population.get(v, 0) for v in villages) * factor)
+
+
+def _row(row: Any) -> Airing:
+    m = dict(row._mapping)
+    m["villages"] = tuple(json.loads(m["villages"]))
+    return Airing(**m)
+
+
+def _values(what: What) -> dict[str, Any]:
+    return {k: getattr(what, k) for k in What.__dataclass_fields__}
+
+
+def exists(conn: Connection, schedule_key: str, scheduled_at: str) -> bool:
+    from sqlalchemy import select
+
+    from .db import airings as a
+
+    stmt = select(a.c.id).where(a.c.schedule_key == schedule_key, a.c.scheduled_at == scheduled_at)
+    return conn.execute(stmt).first() is not None
+
+
+def insert(
+    conn: Connection,
+    *,
+    schedule_key: str,
+    kind: str,
+    scheduled_at: str,
+    villages: Iterable[str],
+    status: str,
+    operator: str,
+    audience: int,
+    what: What = What(),
+    slot_name: str | None = None,
+    oneoff_id: int | None = None,
+    started_at: str | None = None,
+    ended_at: str | None = None,
+    reason: str | None = None,
+) -> int | None:
+    """Insert one airing row; None when that slot and time already has one (never twice)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from .db import airings as a
+
+    if status not in STATUSES:
+        raise ValueError(f"unknown airing status {status!r}")
+    values = dict(
+        schedule_key=schedule_key, kind=kind, slot_name=slot_name, oneoff_id=oneoff_id,
+        villages=json.dumps(list(villages), ensure_ascii=False), scheduled_at=scheduled_at,
+        started_at=started_at, ended_at=ended_at, seconds_played=0.0, status=status,
+        reason=reason, operator=operator, audience=audience, **_values(what),
+    )
+    try:
+        with conn.begin_nested():
+            return conn.execute(a.insert().values(**values)).inserted_primary_key[0]
+    except IntegrityError:
+        return None
+
+
+def progress(conn: Connection, airing_id: int, seconds: float) -> None:
+    """Record how far playback has got (so a crash loses at most a few seconds)."""
+    from .db import airings as a
+
+    conn.execute(
+        a.update()
+        .where(a.c.id == airing_id, a.c.status == "started")
+        .values(seconds_played=round(seconds, 1))
+    )
+
+
+def finish(
+    conn: Connection,
+    airing_id: int,
+    *,
+    status: str,
+    ended_at: str,
+    seconds_played: float,
+    reason: str | None = None,
+) -> None:
+    from .db import airings as a
+
+    assert status in ("completed", "interrupted", "failed")
+    conn.execute(
+        a.update()
+        .where(a.c.id == airing_id)
+        .values(status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1),
+                reason=reason)
+    )
+
+
+def recover(conn: Connection, now_iso: str) -> list[int]:
+    """Rows left ``started`` by a crash or power cut become ``interrupted``; return their ids."""
+    from sqlalchemy import select
+
+    from .db import airings as a
+
+    ids = [r.id for r in conn.execute(select(a.c.id).where(a.c.status == "started"))]
+    if ids:
+        conn.execute(
+            a.update()
+            .where(a.c.id.in_(ids))
+            .values(
+                status="interrupted",
+                ended_at=now_iso,
+                reason="播出过程中广播程序停止（断电、死机或被强制结束）",
+            )
+        )
+    return ids
+
+
+def completed_counts(conn: Connection) -> dict[int, int]:
+    """Completed airings per queue entry (how many of its --times are used)."""
+    from sqlalchemy import func, select
+
+    from .db import airings as a
+
+    stmt = (
+        select(a.c.queue_entry_id, func.count())
+        .where(a.c.status == "completed", a.c.queue_entry_id.is_not(None))
+        .group_by(a.c.queue_entry_id)
+    )
+    return {entry: n for entry, n in conn.execute(stmt)}
+
+
+def last_slot_entry(conn: Connection) -> int | None:
+    """The queue entry of the latest slot airing that played (where the rotation stands)."""
+    from sqlalchemy import select
+
+    from .db import airings as a
+
+    stmt = (
+        select(a.c.queue_entry_id)
+        .where(a.c.kind == "slot", a.c.queue_entry_id.is_not(None),
+               a.c.status.in_(("started", "completed", "interrupted")))
+        .order_by(a.c.scheduled_at.desc(), a.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(stmt).scalar()
+
+
+def query(
+    conn: Connection,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    status: str | None = None,
+    topic: str | None = None,
+    village: str | None = None,
+) -> list[Airing]:
+    """Airings scheduled from ``start`` to ``end`` (inclusive dates), oldest first."""
+    from sqlalchemy import select
+
+    from .db import airings as a
+
+    stmt = select(a)
+    if start is not None:
+        stmt = stmt.where(a.c.scheduled_at >= start.isoformat())
+    if end is not None:
+        stmt = stmt.where(a.c.scheduled_at < (end + timedelta(days=1)).isoformat())
+    if status is not None:
+        stmt = stmt.where(a.c.status == status)
+    if topic is not None:
+        stmt = stmt.where(a.c.topic == topic)
+    if village is not None:
+        stmt = stmt.where(a.c.villages.like(f'%"{village}"%'))
+    stmt = stmt.order_by(a.c.scheduled_at, a.c.id)
+    return [_row(r) for r in conn.execute(stmt)]

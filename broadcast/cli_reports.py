@@ -1,0 +1,91 @@
+"""Commands `broadcast log export` and `broadcast report`: parse, call one function, print.
+
+``ctx.obj`` is the :class:`broadcast.cli.Station` (this module cannot import cli: cli imports
+it). Nothing heavy is imported here at module level, so `broadcast --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command("export")
+@click.option("--from", "date_from", metavar="DATE", help="开始日期（含），如 2024-01-01。")
+@click.option("--to", "date_to", metavar="DATE", help="结束日期（含），如 2024-12-31。")
+@click.option(
+    "--status",
+    help="只导出此状态：completed（已播完）、interrupted（中断）、failed（失败）、missed（未播出），英文或中文均可。",
+)
+@click.option("--topic", help="只导出此主题，如 反电诈。")
+@click.option("--village", help="只导出覆盖此村的播出，如 青石村。")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "jsonl"]),
+    help="文件格式（默认按 --output 的扩展名，否则 csv）。",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="输出文件（不写则输出到屏幕；xlsx 必须写）。",
+)
+@click.pass_obj
+def log_export(
+    st: Any,
+    date_from: str | None,
+    date_to: str | None,
+    status: str | None,
+    topic: str | None,
+    village: str | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
+    """导出播出记录（CSV 可直接用 Excel/WPS 打开；xlsx 带汇总表；jsonl 供程序使用）。
+
+    \b
+    例：broadcast log export --from 2024-01-01 --to 2024-12-31 --output 播出记录2024.csv
+        broadcast log export --status completed --topic 反电诈 --output 反电诈.xlsx
+    """
+    from .export import export_airings, parse_request
+
+    request = parse_request(
+        st.cfg, date_from=date_from, date_to=date_to, status=status, topic=topic,
+        village=village, fmt=fmt, output=output,
+    )  # fmt: skip
+    message = export_airings(st.engine, st.cfg, request, sys.stdout.buffer)
+    click.echo(message, err=request.output is None)
+
+
+@click.command("report")
+@click.option("--year", type=int, help="报告年份，如 2024（即 1月1日 至 12月31日）。")
+@click.option("--from", "date_from", metavar="DATE", help="开始日期（含），与 --to 一起用。")
+@click.option("--to", "date_to", metavar="DATE", help="结束日期（含），与 --from 一起用。")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="报告文件夹（默认为配置文件旁的 report-2024/ 或 report-<开始>_<结束>/）。",
+)
+@click.pass_obj
+def report(
+    st: Any, year: int | None, date_from: str | None, date_to: str | None, output: Path | None
+) -> None:
+    """生成普法广播情况报告：report.md、report.docx 和两张图表，并显示可放入年度报告的一段话。
+
+    只统计“已播完”的播出；中断、失败、未播出单独说明。
+
+    \b
+    例：broadcast report --year 2024
+        broadcast report --from 2024-01-01 --to 2024-06-30 --output 上半年报告
+    """
+    from .report import parse_period, write_report
+
+    period = parse_period(year, date_from, date_to)
+    result = write_report(st.engine, st.cfg, period, output, st.now())
+    for line in result.lines():
+        click.echo(line)

@@ -1,0 +1,388 @@
+"""The broadcast daemon: the only owner of an APScheduler scheduler and the only clock reader.
+
+Start-up, in order: take the station lock (one daemon per station); open the database; turn
+rows left ``started`` by a crash into ``interrupted``; record as ``missed`` the slot times that
+passed while no daemon ran (beyond the grace); then run a BlockingScheduler whose jobs are
+reconciled every couple of seconds from the station database — the database is the truth, so
+queue and schedule changes made from the CLI take effect without a restart. A slot that came due
+while the daemon was down but is still within ``[schedule] misfire_grace_seconds`` gets a job in
+the past, which APScheduler runs once, late. SIGTERM/SIGINT stop the current airing (recorded
+``interrupted`` with the seconds played) and everything shuts down in reverse order.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BroadcastError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .config import Config
+    from .playback import Player
+
+RECONCILE_SECONDS = 2.0
+CONTROL_JOBS = ("reconcile", "stop")
+LOOKAHEAD = timedelta(hours=26)
+MISSED_LOOKBACK = timedelta(days=31)  # how far back an outage is written into the log
+
+
+class DaemonError(BroadcastError):
+    """The daemon cannot start (already running, no lock)."""
+
+
+def now(cfg: Config) -> datetime:
+    """The wall clock in the station's timezone."""
+    return datetime.now(cfg.station.tz)
+
+
+class StationLock:
+    """An exclusive lock file beside the config: one daemon per station."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DaemonError(
+                f"本站的广播程序已在运行（进程 {pid}）；同一站点只能运行一个 `broadcast run`"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class Daemon:
+    """One run of the broadcast daemon; :meth:`run` is the whole life cycle."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        engine: Engine,
+        player: Player,
+        log: Callable[[str], None],
+        operator: str = "auto",
+    ):
+        self.cfg = cfg
+        self.engine = engine
+        self.player = player
+        self.log = log
+        self.operator = operator
+        self.stop = threading.Event()
+        self.run_id: int | None = None
+        self.scheduler: Any = None
+        self.added: set[str] = set()
+        self._stopper: threading.Thread | None = None
+        self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
+
+    # --- clock ---
+
+    def now(self) -> datetime:
+        return now(self.cfg)
+
+    # --- start-up bookkeeping ---
+
+    def recover_and_catch_up(self) -> None:
+        """Finalise crashed airings; write ``missed`` rows for slots that passed while down."""
+        from sqlalchemy import func, select
+
+        from . import airlog, schedule
+        from .db import daemon_runs
+
+        t = self.now()
+        with self.engine.begin() as conn:
+            crashed = airlog.recover(conn, t.isoformat())
+            last_seen = conn.execute(select(func.max(daemon_runs.c.last_seen))).scalar()
+            self.run_id = conn.execute(
+                daemon_runs.insert().values(
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    started_at=t.isoformat(),
+                    last_seen=t.isoformat(),
+                )
+            ).inserted_primary_key[0]
+        if crashed:
+            self.log(f"上次播出中途停止：{len(crashed)} 条播出记录已标为“中断”")
+        if last_seen is None:
+            return  # first run of this station: nothing was expected before
+        since = max(datetime.fromisoformat(last_seen), t - MISSED_LOOKBACK)
+        until = t - self.grace
+        if until <= since:
+            return
+        with self.engine.begin() as conn:
+            state = schedule.load_state(conn, self.cfg.station.tz)
+            past = schedule.plan(
+                state, self.cfg.slots, since, until, self.cfg.station.tz, list(self.cfg.villages)
+            )
+            n = 0
+            for p in past:
+                if not airlog.exists(conn, p.key, p.at.isoformat()):
+                    n += (
+                        airlog.insert(
+                            conn,
+                            schedule_key=p.key,
+                            kind=p.kind,
+                            scheduled_at=p.at.isoformat(),
+                            villages=p.villages,
+                            status="missed",
+                            operator=self.operator,
+                            audience=0,
+                            slot_name=p.slot_name,
+                            oneoff_id=p.oneoff.id if p.oneoff else None,
+                            what=_what(p),
+                            reason="广播程序未运行（停电、关机或程序未启动）",
+                        )
+                        is not None
+                    )
+        if n:
+            self.log(f"广播程序停止期间错过 {n} 次播出，已记为“未播出”")
+
+    # --- jobs ---
+
+    def desired_jobs(self) -> dict[str, tuple[datetime, str, int | None]]:
+        """job id -> (time, kind, one-off id) for everything due from now−grace to the lookahead."""
+        from . import airlog, schedule
+
+        t = self.now()
+        jobs: dict[str, tuple[datetime, str, int | None]] = {}
+        with self.engine.connect() as conn:
+            start = t - self.grace
+            for slot, at in schedule.occurrences(
+                self.cfg.slots, start, t + LOOKAHEAD, self.cfg.station.tz
+            ):
+                key = schedule.slot_key(slot)
+                if not airlog.exists(conn, f"{key}#1", at.isoformat()):
+                    jobs[f"{key}@{at.isoformat()}"] = (at, key, None)
+            for o in schedule.load_state(conn, self.cfg.station.tz).oneoffs:
+                if start <= o.at < t + LOOKAHEAD and not airlog.exists(
+                    conn, f"oneoff:{o.id}", o.at.isoformat()
+                ):
+                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, "oneoff", o.id)
+        return jobs
+
+    def reconcile(self) -> None:
+        """Bring the scheduler's jobs in line with the database; beat the heartbeat."""
+        from apscheduler.triggers.date import DateTrigger
+
+        from .db import daemon_runs
+
+        if self.stop.is_set():
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                daemon_runs.update()
+                .where(daemon_runs.c.id == self.run_id)
+                .values(last_seen=self.now().isoformat())
+            )
+        wanted = self.desired_jobs()
+        have = {j.id for j in self.scheduler.get_jobs() if j.id not in CONTROL_JOBS}
+        for job_id in have - wanted.keys():
+            try:
+                self.scheduler.remove_job(job_id)
+            except Exception:  # noqa: BLE001 - it ran and went away meanwhile
+                pass
+        for job_id in wanted.keys() - have - self.added:
+            self.added.add(job_id)  # each slot time / one-off is handed to the scheduler once
+            at, kind, oneoff_id = wanted[job_id]
+            self.scheduler.add_job(
+                self.fire,
+                DateTrigger(run_date=at),
+                args=[kind, at, oneoff_id],
+                id=job_id,
+                executor="airing",
+                misfire_grace_time=max(1, int(self.grace.total_seconds())),
+                coalesce=True,
+            )
+
+    def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
+        """A job's body: air what this slot or one-off stands for (one by one)."""
+        from . import schedule
+
+        if self.stop.is_set():
+            return
+        try:
+            if kind == "oneoff":
+                with self.engine.connect() as conn:
+                    state = schedule.load_state(conn, self.cfg.station.tz)
+                one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
+                if one is not None:
+                    self.air(schedule.oneoff_airing(one, list(self.cfg.villages)))
+                return
+            slot = next(s for s in self.cfg.slots if schedule.slot_key(s) == kind)
+            with self.engine.connect() as conn:
+                state = schedule.load_state(conn, self.cfg.station.tz)
+            for planned in schedule.slot_airings(state, slot, at, list(self.cfg.villages)):
+                if self.stop.is_set():
+                    break
+                self.air(planned)
+        except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
+            self.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{e}")
+
+    def air(self, p: Any) -> None:
+        from .playback import Request, air
+
+        req = Request(
+            key=p.key,
+            kind=p.kind,
+            scheduled_at=p.at,
+            villages=p.villages,
+            operator=self.operator,
+            programme_id=p.programme_id,
+            queue_entry_id=p.entry.entry_id if p.entry else None,
+            slot_name=p.slot_name,
+            oneoff_id=p.oneoff.id if p.oneoff else None,
+            title=p.title,
+            topic=p.topic,
+        )
+        remaining = (p.at + self.grace - self.now()).total_seconds()
+        air(
+            self.engine,
+            self.cfg,
+            req,
+            self.player,
+            self.now,
+            self.stop,
+            wait_seconds=remaining,
+            log=self.log,
+        )
+
+    def on_missed(self, event: Any) -> None:
+        """APScheduler skipped a job beyond the grace (e.g. the PC was suspended)."""
+        from . import airlog
+
+        job_id = event.job_id
+        if job_id == "reconcile" or "@" not in job_id:
+            return
+        key, at = job_id.split("@", 1)
+        key = key if key.startswith("oneoff:") else f"{key}#1"
+        with self.engine.begin() as conn:
+            airlog.insert(
+                conn,
+                schedule_key=key,
+                kind="oneoff" if key.startswith("oneoff:") else "slot",
+                scheduled_at=at,
+                villages=(),
+                status="missed",
+                operator=self.operator,
+                audience=0,
+                reason="超过宽限时间仍未能开始（电脑休眠或过忙）",
+            )
+
+    # --- life cycle ---
+
+    def run(self, until: datetime | None) -> None:
+        """Start, run until ``until`` or a signal, stop in reverse order."""
+        from apscheduler.events import EVENT_JOB_MISSED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.triggers.date import DateTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from .db import daemon_runs
+
+        self.recover_and_catch_up()
+        self.scheduler = BlockingScheduler(
+            timezone=self.cfg.station.tz,
+            # airings go one by one, in the order they came due; control jobs never wait for them
+            executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
+        self.scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=RECONCILE_SECONDS),
+            id="reconcile",
+            next_run_time=self.now(),
+            misfire_grace_time=None,
+        )
+        if until is not None:
+            self.scheduler.add_job(
+                self.shutdown, DateTrigger(run_date=until), id="stop", misfire_grace_time=None
+            )
+        previous = {
+            s: signal.signal(s, lambda *_: self.shutdown()) for s in (signal.SIGTERM, signal.SIGINT)
+        }
+        self.log(
+            f"广播程序已启动（进程 {os.getpid()}，播放器：{self.player.name}"
+            f"{'' if self.player.audible else '，无声卡，静音计时'}）"
+        )
+        try:
+            self.scheduler.start()  # blocks until shutdown()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            self.stop.set()
+            if self._stopper is not None:
+                self._stopper.join(60)  # the airing in progress is finalised first
+            with self.engine.begin() as conn:
+                t = self.now().isoformat()
+                conn.execute(
+                    daemon_runs.update()
+                    .where(daemon_runs.c.id == self.run_id)
+                    .values(last_seen=t, stopped_at=t)
+                )
+            self.log("广播程序已停止")
+
+    def shutdown(self) -> None:
+        """Stop airing now; the airing in progress is finalised as interrupted."""
+        self.stop.set()
+        if self.scheduler is not None and self.scheduler.running and self._stopper is None:
+            self._stopper = threading.Thread(
+                target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True
+            )
+            self._stopper.start()
+
+
+def _what(p: Any) -> Any:
+    from . import airlog
+
+    return airlog.What(
+        title=p.title,
+        topic=p.topic,
+        programme_id=p.programme_id,
+        queue_entry_id=p.entry.entry_id if p.entry else None,
+        script_id=p.entry.script_id if p.entry else (p.oneoff.script_id if p.oneoff else None),
+    )
+
+
+def run(
+    cfg: Config,
+    engine: Engine,
+    *,
+    until: datetime | None = None,
+    for_seconds: float | None = None,
+    log: Callable[[str], None],
+    player: Player | None = None,
+) -> None:
+    """`broadcast run`: one daemon per station, until ``until`` or SIGTERM/SIGINT."""
+    from .playback import make_player
+
+    lock = StationLock(cfg.base / ".broadcast-daemon.lock")
+    lock.acquire()
+    try:
+        if for_seconds is not None:
+            until = now(cfg) + timedelta(seconds=for_seconds)
+        Daemon(cfg, engine, player or make_player(cfg.playback), log).run(until)
+    finally:
+        lock.release()

@@ -1,0 +1,523 @@
+"""The outreach report (普法广播情况): figures, headline paragraph, tables, charts; the only
+importer of matplotlib.
+
+Every number is added up in SQL (:func:`broadcast.export.grouped`, one GROUP BY) and counts
+only ``completed`` airings; interrupted, failed and missed ones are stated separately. The same
+rounding rules as the CSV export apply, so each figure can be recomputed from
+``broadcast log export``: hours = Σ 时长(分钟) of 已播完 rows ÷ 60, audience = Σ 估计受众(人次),
+villages = distinct names in 覆盖村. The report states those rules itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .airlog import STATUS_LABELS
+from .errors import ExportError
+from .export import (
+    NO_TOPIC,
+    Filters,
+    Group,
+    atomic_path,
+    check_folder,
+    grouped,
+    hours,
+    parse_date,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from .config import Config
+
+OTHER_STATUSES = ("interrupted", "failed", "missed", "started")
+FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian/Ubuntu fonts-noto-cjk
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # Fedora
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch
+    "C:/Windows/Fonts/msyh.ttc",  # 微软雅黑
+    "C:/Windows/Fonts/simhei.ttf",  # 黑体
+)
+CHART_MONTHS = "airings_by_month.png"
+CHART_VILLAGES = "minutes_by_village.png"
+
+
+# --- the period ---
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive dates; a whole calendar year reads as “2024年”."""
+
+    start: date
+    end: date
+
+    @property
+    def year(self) -> int | None:
+        whole = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
+        return self.start.year if whole and self.start.year == self.end.year else None
+
+    @property
+    def label(self) -> str:
+        """2024年 · 2024年3月1日至6月30日 · 2023年12月1日至2024年2月29日"""
+        if self.year:
+            return f"{self.year}年"
+        s, e = self.start, self.end
+        end = f"{e.month}月{e.day}日" if s.year == e.year else f"{e.year}年{e.month}月{e.day}日"
+        return f"{s.year}年{s.month}月{s.day}日至{end}"
+
+    @property
+    def slug(self) -> str:
+        """For folder names: 2024 · 2024-03-01_2024-06-30"""
+        return str(self.year) if self.year else f"{self.start}_{self.end}"
+
+    def months(self) -> list[str]:
+        """'2024-01' … every month the period touches."""
+        out, y, m = [], self.start.year, self.start.month
+        while (y, m) <= (self.end.year, self.end.month):
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+
+    def filters(self) -> Filters:
+        return Filters(start=self.start, end=self.end)
+
+
+def parse_period(year: int | None, date_from: str | None, date_to: str | None) -> Period:
+    """--year 2024, or --from and --to together; ExportError naming the option otherwise."""
+    if year is not None and (date_from or date_to):
+        raise ExportError("--year 不能与 --from/--to 同时使用；请只写其中一种")
+    if year is not None:
+        if not 2000 <= year <= 2100:
+            raise ExportError(f"--year: 年份无效：{year}；请写四位年份，例如 --year 2024")
+        return Period(date(year, 1, 1), date(year, 12, 31))
+    if not date_from and not date_to:
+        raise ExportError("请指定报告时间段：--year 2024，或 --from 2024-01-01 --to 2024-06-30")
+    if not (date_from and date_to):
+        raise ExportError("--from 和 --to 要一起写，例如 --from 2024-01-01 --to 2024-06-30")
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    if start > end:
+        raise ExportError(
+            f"--from {start} 晚于 --to {end}；请把开始日期写在 --from，结束日期写在 --to"
+        )
+    return Period(start, end)
+
+
+def default_folder(cfg: Config, period: Period) -> Path:
+    """report-2024/ (or report-2024-03-01_2024-06-30/) beside config.toml."""
+    return cfg.base / f"report-{period.slug}"
+
+
+# --- the figures ---
+
+
+@dataclass
+class Line:
+    """One row of a table: completed airings, minutes (hundredths), audience."""
+
+    name: str
+    airings: int = 0
+    minutes_x100: int = 0
+    audience: int = 0
+
+    def add(self, g: Group) -> None:
+        self.airings += g.airings
+        self.minutes_x100 += g.minutes_x100
+        self.audience += g.audience
+
+    @property
+    def hours(self) -> str:
+        return str(hours(self.minutes_x100))
+
+
+@dataclass
+class Figures:
+    """Everything the report says, from one GROUP BY."""
+
+    township: str
+    period: Period
+    population: dict[str, int]
+    audience_factor: float
+    topic_order: tuple[str, ...] = ()  # [station] topics: ties are listed in this order
+    total: Line = field(default_factory=lambda: Line("合计"))
+    months: dict[str, Line] = field(default_factory=dict)
+    topics: dict[str, Line] = field(default_factory=dict)
+    villages: dict[str, Line] = field(default_factory=dict)
+    month_topics: dict[str, dict[str, int]] = field(default_factory=dict)
+    others: dict[str, int] = field(default_factory=dict)  # status -> airings (not completed)
+
+    def add(self, g: Group) -> None:
+        if g.status != "completed":
+            self.others[g.status] = self.others.get(g.status, 0) + g.airings
+            return
+        topic = g.topic or NO_TOPIC
+        self.total.add(g)
+        self.months.setdefault(g.month, Line(g.month)).add(g)
+        self.topics.setdefault(topic, Line(topic)).add(g)
+        for v in g.villages:
+            self.villages.setdefault(v, Line(v)).add(g)
+        per_month = self.month_topics.setdefault(g.month, {})
+        per_month[topic] = per_month.get(topic, 0) + g.airings
+
+    @property
+    def covered(self) -> list[str]:
+        """Distinct villages named by completed airings."""
+        return sorted(self.villages, key=lambda v: self.villages[v].airings, reverse=True)
+
+    def topic_lines(self) -> list[Line]:
+        """Most airings first; ties in the order of [station] topics."""
+        rank = {t: i for i, t in enumerate(self.topic_order)}
+        return sorted(
+            self.topics.values(), key=lambda t: (-t.airings, rank.get(t.name, 99), t.name)
+        )
+
+    def month_lines(self) -> list[Line]:
+        return [self.months.get(m, Line(m)) for m in self.period.months()]
+
+    def village_lines(self) -> list[Line]:
+        """Configured villages first (even with no airing), then any other name in the log."""
+        names = [*self.population, *sorted(set(self.villages) - set(self.population))]
+        return [self.villages.get(v, Line(v)) for v in names]
+
+
+def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
+    """Add up the period in SQL; ExportError when it has no airing or none completed."""
+    fig = Figures(
+        cfg.station.township,
+        period,
+        dict(cfg.villages),
+        cfg.report.audience_factor,
+        tuple(cfg.station.topics),
+    )
+    for g in grouped(conn, period.filters()):
+        fig.add(g)
+    if fig.total.airings == 0:
+        others = "、".join(
+            f"{STATUS_LABELS[s]}{fig.others[s]}次" for s in OTHER_STATUSES if s in fig.others
+        )
+        detail = f"（只有{others}的记录）" if others else ""
+        raise ExportError(
+            f"{period.label}（{period.start} 至 {period.end}）没有已播完的播出记录{detail}；"
+            f"未生成报告，请检查 --year 或 --from/--to"
+        )
+    return fig
+
+
+# --- words ---
+
+
+def headline(fig: Figures) -> str:
+    """The paragraph for the annual report, in its register, and what did not air."""
+    t = fig.total
+    topics = "、".join(f"{line.name}宣传{line.airings}次" for line in fig.topic_lines())
+    first = (
+        f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{t.hours}小时，"
+        f"{_coverage(fig)}，受众约{t.audience}人次；其中{topics}。"
+    )
+    return first + _others_sentence(fig)
+
+
+def _coverage(fig: Figures) -> str:
+    covered, configured = set(fig.villages), set(fig.population)
+    if covered == configured:
+        return f"覆盖全乡{len(covered)}个行政村"
+    if covered < configured:
+        return f"覆盖全乡{len(configured)}个行政村中的{len(covered)}个"
+    return f"覆盖{len(covered)}个行政村"
+
+
+def _others_sentence(fig: Figures) -> str:
+    parts = [f"{STATUS_LABELS[s]}{fig.others[s]}次" for s in OTHER_STATUSES if fig.others.get(s)]
+    if parts:
+        return f"另有{'、'.join(parts)}，均未计入上述统计。"
+    return f"{'全年' if fig.period.year else '期间'}没有中断、失败或未播出的记录。"
+
+
+def title(fig: Figures) -> str:
+    return f"{fig.township}村广播普法宣传情况（{fig.period.label}）"
+
+
+def method_notes(fig: Figures) -> list[str]:
+    """How each number is made and how to check it (printed in the report itself)."""
+    p = fig.period
+    people = "、".join(f"{v}{n}人" for v, n in fig.population.items())
+    return [
+        f"统计范围：计划播出时间在 {p.start} 至 {p.end} 之间的播出记录。播出次数、时长、覆盖村和受众只计状态为“已播完”的记录；中断、失败、未播出的记录单独列出，不计入。",
+        "播出时长：每条记录的“时长(分钟)”= 实际播出秒数 ÷ 60，四舍五入到 0.01 分钟；累计小时数 = 已播完记录的“时长(分钟)”之和 ÷ 60，四舍五入到 0.1 小时。各月、各主题、各村的小时数分别四舍五入，相加可能与合计差 0.1 小时左右；图中数字取整。",
+        f"受众估算：每次播出的估计受众 = 所覆盖各村人口之和 × 受众系数，四舍五入到整数，在播出时写入记录（当前配置 [report] audience_factor = {fig.audience_factor}）。受众人次 = 已播完记录的“估计受众(人次)”之和，同一村民多次收听计为多人次，不作进一步取整。各村人口（config.toml [villages]）：{people}。",
+        "覆盖行政村：已播完记录“覆盖村”一栏中出现的不同村名的个数。",
+        f"复核方法：运行 broadcast log export --from {p.start} --to {p.end} --output 播出记录.csv，用 Excel 或 WPS 打开，筛选“状态”为“已播完”的行，对“时长(分钟)”和“估计受众(人次)”求和，即得上述数字。",
+    ]
+
+
+def _month_name(month: str, period: Period) -> str:
+    y, m = month.split("-")
+    return f"{int(m)}月" if period.start.year == period.end.year else f"{y}年{int(m)}月"
+
+
+def tables(fig: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(heading, headers, rows) for 按月, 按主题, 按村 — shared by Markdown and Word."""
+    cols = ["播出次数", "播出时长(小时)", "估计受众(人次)"]
+
+    def row(name: str, line: Line) -> list[str]:
+        return [name, str(line.airings), line.hours, str(line.audience)]
+
+    total = row("合计", fig.total)
+    months = [row(_month_name(m.name, fig.period), m) for m in fig.month_lines()]
+    topics = [row(t.name, t) for t in fig.topic_lines()]
+    villages = [
+        [v.name, str(fig.population.get(v.name, "—")), str(v.airings), v.hours]
+        for v in fig.village_lines()
+    ]
+    return [
+        ("按月统计", ["月份", *cols], [*months, total]),
+        ("按主题统计", ["主题", *cols], [*topics, total]),
+        ("按村统计", ["村", "人口", "播出次数", "播出时长(小时)"], villages),
+    ]
+
+
+def overview(fig: Figures) -> list[list[str]]:
+    others = "、".join(f"{STATUS_LABELS[s]}{fig.others.get(s, 0)}次" for s in OTHER_STATUSES[:3])
+    return [
+        ["已播完的普法节目", f"{fig.total.airings}次"],
+        ["累计播出时长", f"{fig.total.hours}小时"],
+        ["覆盖行政村", f"{len(fig.villages)}个（全乡共{len(fig.population)}个）"],
+        ["估计受众", f"{fig.total.audience}人次"],
+        ["未计入的记录", others],
+    ]
+
+
+# --- Markdown and Word ---
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def markdown(fig: Figures, now: datetime) -> str:
+    numbers = "一二三四五六"
+    out = [
+        f"# {title(fig)}",
+        "",
+        headline(fig),
+        "",
+        f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）",
+        "",
+        "## 一、总体情况",
+        "",
+        _md_table(["项目", "数值"], overview(fig)),
+    ]
+    charts = {"按月统计": CHART_MONTHS, "按村统计": CHART_VILLAGES}
+    for i, (heading, headers, rows) in enumerate(tables(fig), 1):
+        out += ["", f"## {numbers[i]}、{heading}", "", _md_table(headers, rows)]
+        if heading in charts:
+            out += ["", f"![{heading}]({charts[heading]})"]
+    out += ["", f"## {numbers[4]}、数据来源与计算方法", ""]
+    out += [f"{i}. {note}" for i, note in enumerate(method_notes(fig), 1)]
+    return "\n".join(out) + "\n"
+
+
+def write_docx(fig: Figures, now: datetime, charts: dict[str, Path], path: Path) -> None:
+    """report.docx: the same content as report.md, ready to paste into the annual report."""
+    from docx import Document
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name, normal.font.size = "宋体", Pt(12)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    doc.add_heading(title(fig), level=1)
+    doc.add_paragraph(headline(fig))
+    doc.add_paragraph(f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）")
+    numbers = "一二三四五六"
+    doc.add_heading("一、总体情况", level=2)
+    _docx_table(doc, ["项目", "数值"], overview(fig))
+    for i, (heading, headers, rows) in enumerate(tables(fig), 1):
+        doc.add_heading(f"{numbers[i]}、{heading}", level=2)
+        _docx_table(doc, headers, rows)
+        if heading in charts:
+            doc.add_picture(str(charts[heading]), width=Cm(16))
+    doc.add_heading(f"{numbers[4]}、数据来源与计算方法", level=2)
+    for i, note in enumerate(method_notes(fig), 1):
+        doc.add_paragraph(f"{i}. {note}")
+    doc.save(str(path))
+
+
+def _docx_table(doc: object, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    table = doc.add_table(rows=1, cols=len(headers))  # type: ignore[attr-defined]
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, headers, strict=True):
+        cell.text = text
+        cell.paragraphs[0].runs[0].bold = True
+    for r in rows:
+        for cell, text in zip(table.add_row().cells, r, strict=True):
+            cell.text = text
+
+
+# --- charts ---
+
+
+def cjk_font(path: str | Path | None = None) -> str:
+    """Register a Chinese font with matplotlib; return its family name."""
+    from matplotlib import font_manager
+
+    candidates = [Path(path)] if path else [Path(p) for p in FONT_FILES]
+    for file in candidates:
+        if not file.is_file():
+            continue
+        known = [f for f in font_manager.fontManager.ttflist if Path(f.fname) == file]
+        if not known:
+            font_manager.fontManager.addfont(str(file))
+            known = [f for f in font_manager.fontManager.ttflist if Path(f.fname) == file]
+        names = [f.name for f in known]
+        return next((n for n in names if n.endswith(" SC")), names[0])
+    raise ExportError(
+        "找不到中文字体（Noto Sans CJK），图表中的中文无法显示；请安装：sudo apt-get install fonts-noto-cjk"
+    )
+
+
+def _checked_save(fig: object, path: Path, family: str) -> None:
+    """Save a figure atomically; ExportError if any character is missing from the font."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", bbox_inches="tight")  # type: ignore[attr-defined]
+            missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+            if missing:
+                raise ExportError(
+                    f"{path.name}: 图表中有字体 {family} 显示不了的字（{missing[0]}）；"
+                    f"请安装中文字体：sudo apt-get install fonts-noto-cjk"
+                )
+
+
+def _rc(family: str) -> dict[str, object]:
+    return {"font.family": [family], "axes.unicode_minus": False, "font.size": 10}
+
+
+def chart_months(fig: Figures, path: Path, family: str) -> None:
+    """Completed airings per month, stacked by topic."""
+    from matplotlib import colormaps, rc_context
+    from matplotlib.figure import Figure
+
+    months = fig.period.months()
+    topics = [t.name for t in fig.topic_lines()]
+    palette = colormaps["tab20"]
+    with rc_context(_rc(family)):
+        figure = Figure(figsize=(10, 5.6), dpi=150)
+        ax = figure.add_subplot()
+        bottom = [0] * len(months)
+        for i, topic in enumerate(topics):
+            values = [fig.month_topics.get(m, {}).get(topic, 0) for m in months]
+            ax.bar(
+                range(len(months)),
+                values,
+                bottom=bottom,
+                width=0.7,
+                label=topic,
+                color=palette(i % 20),
+            )
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        for x, total in enumerate(bottom):
+            if total:
+                ax.text(x, total, str(total), ha="center", va="bottom", fontsize=8)
+        labels = [_month_name(m, fig.period) for m in months]
+        ax.set_xticks(range(len(months)), labels, rotation=45 if len(months) > 12 else 0)
+        ax.set_ylabel("播出次数（已播完）")
+        ax.set_title(f"{fig.township}{fig.period.label}各月播出普法节目次数（按主题）")
+        handles, names = ax.get_legend_handles_labels()  # top of the stack first
+        ax.legend(
+            handles[::-1],
+            names[::-1],
+            title="主题",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            frameon=False,
+        )
+        _tidy(ax)
+        _checked_save(figure, path, family)
+
+
+def chart_villages(fig: Figures, path: Path, family: str) -> None:
+    """Minutes of completed airings per village (horizontal bars, largest on top)."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    lines = sorted(fig.village_lines(), key=lambda v: v.minutes_x100)
+    minutes = [v.minutes_x100 / 100 for v in lines]
+    with rc_context(_rc(family)):
+        figure = Figure(figsize=(10, 0.45 * len(lines) + 1.6), dpi=150)
+        ax = figure.add_subplot()
+        ax.barh([v.name for v in lines], minutes, color="#2E75B6", height=0.6)
+        for y, m in enumerate(minutes):
+            ax.text(m, y, f" {m:.0f}分钟", va="center", fontsize=9)
+        ax.set_xlabel("播出时长（分钟，已播完）")
+        ax.set_title(f"{fig.township}{fig.period.label}各村累计播出时长")
+        ax.set_xlim(0, max(minutes + [1]) * 1.15)
+        _tidy(ax, axis="x")
+        _checked_save(figure, path, family)
+
+
+def _tidy(ax: object, axis: str = "y") -> None:
+    ax.spines[["top", "right"]].set_visible(False)  # type: ignore[attr-defined]
+    ax.grid(True, axis=axis, alpha=0.3)  # type: ignore[attr-defined]
+    ax.set_axisbelow(True)  # type: ignore[attr-defined]
+
+
+def render_charts(fig: Figures, folder: Path, font: str | Path | None = None) -> dict[str, Path]:
+    """Write both charts into ``folder``; return {table heading: PNG path}."""
+    family = cjk_font(font)
+    months, villages = folder / CHART_MONTHS, folder / CHART_VILLAGES
+    chart_months(fig, months, family)
+    chart_villages(fig, villages, family)
+    return {"按月统计": months, "按村统计": villages}
+
+
+# --- the command ---
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    paragraph: str
+    folder: Path
+    files: tuple[Path, ...]
+
+    def lines(self) -> Iterator[str]:
+        yield self.paragraph
+        yield ""
+        yield f"报告已写入 {self.folder}："
+        yield from (f"  {f.name}" for f in self.files)
+
+
+def prepare_folder(folder: Path) -> Path:
+    """Create the output folder if needed; ExportError when it cannot be written."""
+    folder = folder.expanduser().absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"--output: 无法创建文件夹 {folder}（{e.strerror}）；请换一个路径") from e
+    check_folder(folder, "--output")
+    return folder
+
+
+def write_report(
+    engine: Engine, cfg: Config, period: Period, output: Path | None, now: datetime
+) -> ReportResult:
+    """Figures for the period -> report.md, report.docx and two charts in ``output``."""
+    with engine.connect() as conn:
+        fig = compute(conn, cfg, period)
+    folder = prepare_folder(output or default_folder(cfg, period))
+    charts = render_charts(fig, folder)
+    md, docx = folder / "report.md", folder / "report.docx"
+    with atomic_path(md) as tmp:
+        tmp.write_text(markdown(fig, now), encoding="utf-8")
+    with atomic_path(docx) as tmp:
+        write_docx(fig, now, charts, tmp)
+    return ReportResult(headline(fig), folder, (md, docx, *charts.values()))

@@ -1,0 +1,356 @@
+"""What airs when: slots × queue rotation × one-offs. Pure: state and ``now`` in, airings out.
+
+The daemon and ``broadcast schedule list`` call the same functions, so what the staff see
+planned is what the daemon will do. Rotation: each slot airs the next active queue entries in
+queue order, continuing after the entry the last slot airing played, skipping entries outside
+their dates, without a programme, not meant for the slot's villages, or with their ``--times``
+used up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from .errors import ScheduleError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.engine import Connection
+
+    from .config import Config, Slot
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A queue entry as the rotation sees it."""
+
+    entry_id: int
+    position: int
+    script_id: int
+    title: str
+    topic: str
+    times: int | None
+    completed: int
+    date_from: date | None
+    date_until: date | None
+    villages: tuple[str, ...] | str
+    programme_id: int | None
+
+    def remaining(self) -> int | None:
+        return None if self.times is None else max(0, self.times - self.completed)
+
+    def airs_on(self, day: date) -> bool:
+        return (
+            self.programme_id is not None
+            and (self.times is None or self.completed < self.times)
+            and (self.date_from is None or day >= self.date_from)
+            and (self.date_until is None or day <= self.date_until)
+        )
+
+
+@dataclass(frozen=True)
+class OneOff:
+    id: int
+    at: datetime
+    script_id: int
+    title: str
+    topic: str
+    programme_id: int | None
+    villages: tuple[str, ...] | str
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the plan depends on, read from the station database."""
+
+    candidates: tuple[Candidate, ...]
+    oneoffs: tuple[OneOff, ...]
+    last_entry_id: int | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One airing that will happen (or, with no entry, a slot with nothing to play)."""
+
+    key: str  # schedule_key of the airing row
+    kind: str  # slot | oneoff
+    at: datetime
+    slot_name: str | None
+    villages: tuple[str, ...]
+    entry: Candidate | None = None
+    oneoff: OneOff | None = None
+
+    @property
+    def programme_id(self) -> int | None:
+        if self.entry is not None:
+            return self.entry.programme_id
+        return self.oneoff.programme_id if self.oneoff is not None else None
+
+    @property
+    def title(self) -> str | None:
+        if self.entry is not None:
+            return self.entry.title
+        return self.oneoff.title if self.oneoff is not None else None
+
+    @property
+    def topic(self) -> str | None:
+        if self.entry is not None:
+            return self.entry.topic
+        return self.oneoff.topic if self.oneoff is not None else None
+
+
+def slot_key(slot: Slot) -> str:
+    return f"slot:{slot.time.strftime('%H:%M:%S')}"
+
+
+def resolve_villages(
+    wanted: tuple[str, ...] | str, allowed: tuple[str, ...] | str, all_villages: Sequence[str]
+) -> tuple[str, ...]:
+    """Names covered by ``wanted`` ∩ ``allowed`` ("all" = every configured village), in config order."""
+    a = set(all_villages if wanted == "all" else wanted)
+    b = set(all_villages if allowed == "all" else allowed)
+    return tuple(v for v in all_villages if v in a and v in b)
+
+
+def occurrences(
+    slots: Sequence[Slot], start: datetime, end: datetime, tz: ZoneInfo
+) -> list[tuple[Slot, datetime]]:
+    """Every slot time in [start, end), in order (wall-clock times in the station timezone)."""
+    out: list[tuple[Slot, datetime]] = []
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        for slot in slots:
+            if day.weekday() in slot.days:
+                at = datetime.combine(day, slot.time, tzinfo=tz)
+                if start <= at < end:
+                    out.append((slot, at))
+        day += timedelta(days=1)
+    return sorted(out, key=lambda x: x[1])
+
+
+def pick(
+    candidates: Sequence[Candidate],
+    after_entry: int | None,
+    n: int,
+    day: date,
+    slot_villages: tuple[str, ...] | str,
+    all_villages: Sequence[str],
+) -> list[Candidate]:
+    """The next ``n`` entries after ``after_entry`` in queue order (round robin, each once)."""
+    order = sorted(candidates, key=lambda c: c.position)
+    start = 0
+    if after_entry is not None:
+        ids = [c.entry_id for c in order]
+        if after_entry in ids:
+            start = ids.index(after_entry) + 1
+        else:  # the last entry was removed since: continue from the entries after its place
+            start = 0
+    rotated = order[start:] + order[:start]
+    chosen = []
+    for c in rotated:
+        if len(chosen) == n:
+            break
+        if c.airs_on(day) and resolve_villages(c.villages, slot_villages, all_villages):
+            chosen.append(c)
+    return chosen
+
+
+def slot_airings(
+    state: State, slot: Slot, at: datetime, all_villages: Sequence[str]
+) -> list[Planned]:
+    """The airings one slot occurrence makes: ``slot.programmes`` of them, each keyed #1, #2 …
+    (a key with no entry means nothing could be played there)."""
+    chosen = pick(
+        state.candidates,
+        state.last_entry_id,
+        slot.programmes,
+        at.date(),
+        slot.villages,
+        all_villages,
+    )
+    out = []
+    for i in range(slot.programmes):
+        key = f"{slot_key(slot)}#{i + 1}"
+        if i < len(chosen):
+            c = chosen[i]
+            villages = resolve_villages(c.villages, slot.villages, all_villages)
+            out.append(Planned(key, "slot", at, slot.name or None, villages, entry=c))
+        else:
+            villages = resolve_villages("all", slot.villages, all_villages)
+            out.append(Planned(key, "slot", at, slot.name or None, villages))
+    return out
+
+
+def oneoff_airing(o: OneOff, all_villages: Sequence[str]) -> Planned:
+    return Planned(
+        f"oneoff:{o.id}",
+        "oneoff",
+        o.at,
+        None,
+        resolve_villages(o.villages, "all", all_villages),
+        oneoff=o,
+    )
+
+
+def _advance(state: State, played: Sequence[Planned]) -> State:
+    """The state after ``played`` completed (for looking further ahead)."""
+    done = {p.entry.entry_id for p in played if p.entry is not None}
+    if not done:
+        return state
+    cands = tuple(
+        replace(c, completed=c.completed + 1) if c.entry_id in done else c for c in state.candidates
+    )
+    last = next((p.entry.entry_id for p in reversed(played) if p.entry is not None), None)
+    return replace(state, candidates=cands, last_entry_id=last)
+
+
+def plan(
+    state: State,
+    slots: Sequence[Slot],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    all_villages: Sequence[str],
+) -> list[Planned]:
+    """Airings from ``start`` to ``end``, assuming each one completes."""
+    events: list[tuple[datetime, int, object]] = [
+        (at, 0, slot) for slot, at in occurrences(slots, start, end, tz)
+    ]
+    events += [(o.at, 1, o) for o in state.oneoffs if start <= o.at < end]
+    out: list[Planned] = []
+    for at, kind, obj in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == 0:
+            made = slot_airings(state, obj, at, all_villages)  # type: ignore[arg-type]
+            state = _advance(state, made)
+            out += made
+        else:
+            out.append(oneoff_airing(obj, all_villages))  # type: ignore[arg-type]
+    return out
+
+
+# --- reading the state from the database ---
+
+
+def _d(s: str | None) -> date | None:
+    return date.fromisoformat(s) if s else None
+
+
+def _villages(s: str) -> tuple[str, ...] | str:
+    return "all" if s == "all" else tuple(json.loads(s))
+
+
+def load_state(conn: Connection, tz: ZoneInfo) -> State:
+    from sqlalchemy import select
+
+    from . import airlog, queue
+    from .db import oneoffs, programmes, scripts
+
+    current = {
+        r.script_id: r.id
+        for r in conn.execute(
+            select(programmes.c.script_id, programmes.c.id).where(programmes.c.status == "current")
+        )
+    }
+    done = airlog.completed_counts(conn)
+    cands = tuple(
+        Candidate(
+            entry_id=e.id,
+            position=e.position,
+            script_id=e.script_id,
+            title=e.title,
+            topic=e.topic,
+            times=e.times,
+            completed=done.get(e.id, 0),
+            date_from=_d(e.date_from),
+            date_until=_d(e.date_until),
+            villages=e.villages,
+            programme_id=current.get(e.script_id),
+        )
+        for e in queue.entries(conn)
+    )
+    rows = conn.execute(
+        select(oneoffs, scripts.c.title, scripts.c.topic)
+        .join(scripts, scripts.c.id == oneoffs.c.script_id)
+        .where(oneoffs.c.status == "pending")
+        .order_by(oneoffs.c.at)
+    )
+    ones = tuple(
+        OneOff(
+            id=r.id,
+            at=datetime.fromisoformat(r.at).astimezone(tz),
+            script_id=r.script_id,
+            title=r.title,
+            topic=r.topic,
+            programme_id=r.programme_id or current.get(r.script_id),
+            villages=_villages(r.villages),
+        )
+        for r in rows
+    )
+    return State(cands, ones, airlog.last_slot_entry(conn))
+
+
+# --- one-offs ---
+
+
+def parse_at(value: str, tz: ZoneInfo) -> datetime:
+    """'2026-12-04 09:00' or with seconds -> aware datetime in the station timezone."""
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return datetime.strptime(value.strip(), fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    raise ScheduleError(
+        f'--at: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
+    )
+
+
+def add_oneoff(
+    conn: Connection,
+    *,
+    at: datetime,
+    script_id: int,
+    programme_id: int | None,
+    villages: tuple[str, ...] | str,
+    now: datetime,
+) -> int:
+    from .db import oneoffs
+
+    if at <= now:
+        raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M:%S} 已经过去；请指定将来的时间")
+    return conn.execute(
+        oneoffs.insert().values(
+            at=at.isoformat(),
+            script_id=script_id,
+            programme_id=programme_id,
+            villages="all" if villages == "all" else json.dumps(list(villages), ensure_ascii=False),
+            status="pending",
+            created_at=now.isoformat(),
+        )
+    ).inserted_primary_key[0]
+
+
+def remove_oneoff(conn: Connection, oneoff_id: int) -> None:
+    from sqlalchemy import select
+
+    from .db import oneoffs
+
+    row = conn.execute(select(oneoffs).where(oneoffs.c.id == oneoff_id)).first()
+    if row is None or row.status != "pending":
+        raise ScheduleError(
+            f"找不到编号为 {oneoff_id} 的单次播出；用 `broadcast schedule list` 查看编号"
+        )
+    conn.execute(oneoffs.update().where(oneoffs.c.id == oneoff_id).values(status="removed"))
+
+
+def day_start(d: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=tz)
+
+
+def window(cfg: Config, now: datetime, days: int) -> tuple[datetime, datetime]:
+    return now, now + timedelta(days=days)

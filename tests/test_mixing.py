@@ -1,0 +1,385 @@
+"""broadcast.mixing against real ffmpeg and real espeak-ng speech.
+
+Every programme is checked with ffmpeg's own ``ebur128=peak=true`` summary (independent of
+our code): integrated loudness within ±0.5 LU of the target and true peak ≤ the ceiling.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, ebur128, ffprobe_duration
+
+from broadcast.errors import MixError
+from broadcast.mixing import MixSettings, decode_any, master, measure, probe_duration
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("ffmpeg") and shutil.which("ffprobe") and shutil.which("espeak-ng")),
+    reason="needs ffmpeg, ffprobe and espeak-ng",
+)
+
+INTRO, OUTRO = ROOT / "audio" / "intro.wav", ROOT / "audio" / "outro.wav"
+SPEECH = (
+    "村民朋友们，大家好。今天我们来学习民法典中关于相邻关系的规定。"
+    "遇到纠纷，可以先找村委会调解，也可以拨打一二三四八法律服务热线。"
+)
+RATE = 44100
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return data.astype(np.float64) / 32768, w.getframerate()
+
+
+def write_wav(path: Path, x: np.ndarray, rate: int) -> Path:
+    pcm = np.round(np.clip(x, -1, 32767 / 32768) * 32768).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def decode(path: Path, rate: int = RATE) -> np.ndarray:
+    """Mono float samples decoded by ffmpeg (independent of our decoder)."""
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, dtype=np.float32).astype(np.float64)
+
+
+def stream_info(path: Path) -> dict:
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=sample_rate,channels,codec_name",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["streams"][0]
+
+
+def rms_db(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(x**2) + 1e-20)
+
+
+def assert_broadcast_ready(path: Path, target: float = -16.0, ceiling: float = -1.0) -> None:
+    lufs, peak = ebur128(path)
+    assert abs(lufs - target) <= 0.5, f"{path.name}: {lufs} LUFS (target {target})"
+    assert peak <= ceiling, f"{path.name}: true peak {peak} dBTP (ceiling {ceiling})"
+
+
+def plain(fmt: str = "mp3", **kw) -> MixSettings:
+    return MixSettings(format=fmt, **kw)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, Path]:
+    """Real Mandarin speech from espeak-ng, plus hot / quiet / recorded / broken variants."""
+    d = tmp_path_factory.mktemp("media")
+    speech = d / "speech.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "cmn", "-s", "170", "-w", str(speech), SPEECH],
+        check=True,
+        capture_output=True,
+    )
+    x, rate = read_wav(speech)
+    out = {"speech": speech}
+    # hot: normalised to full scale, its 4x-oversampled peaks just over 0 dBTP; clipped: a
+    # recording driven 9 dB into clipping (flat-topped waveform, inter-sample overs)
+    out["hot"] = write_wav(d / "hot.wav", x / np.max(np.abs(x)), rate)
+    out["clipped"] = write_wav(d / "clipped.wav", np.clip(x / np.max(np.abs(x)) * 2.8, -1, 1), rate)
+    lufs, _ = measure(speech)
+    out["quiet"] = write_wav(d / "quiet.wav", x * 10 ** ((-35.0 - lufs) / 20), rate)
+    # a phone recording: AAC in an .m4a container
+    out["m4a"] = d / "lecture.m4a"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(speech), "-c:a", "aac", "-b:a", "64k", str(out["m4a"])],
+        check=True,
+    )
+    # a soft music bed (a slowly swelling major chord), shorter than the speech: it loops
+    t = np.arange(int(5.0 * RATE)) / RATE
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) / 3
+    out["bed"] = write_wav(d / "bed.wav", 0.3 * chord * (0.7 + 0.3 * np.sin(np.pi * t / 5)), RATE)
+    out["broken"] = d / "broken.mp3"
+    out["broken"].write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"this is not audio " * 400)
+    return out
+
+
+@pytest.fixture(scope="session")
+def voice_only(media, tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("voice") / "voice.mp3"
+    return out, master(media["speech"], out, plain())
+
+
+# ----------------------------------------------------------------------------- loudness
+
+
+def test_voice_only_mp3(voice_only):
+    out, result = voice_only
+    assert_broadcast_ready(out)
+    assert abs(result.lufs - ebur128(out)[0]) <= 0.15  # our meter agrees with ffmpeg
+    assert result.true_peak_dbtp <= -1.0 and abs(result.true_peak_dbtp - ebur128(out)[1]) <= 0.2
+    assert result.intro_s == 0.0
+    assert stream_info(out) == {"codec_name": "mp3", "sample_rate": "44100", "channels": 1}
+    assert abs(ffprobe_duration(out) - result.duration_s) < 0.1
+
+
+def test_intro_voice_outro(media, tmp_path):
+    out = tmp_path / "programme.mp3"
+    r = master(media["speech"], out, plain(intro=INTRO, outro=OUTRO))
+    assert_broadcast_ready(out)
+    speech_s = probe_duration(media["speech"])
+    # 6-s intro + 0.6-s gap, speech, gap, 3-s outro
+    assert abs(r.intro_s - 6.6) < 0.01
+    assert abs(r.duration_s - (6.6 + speech_s + 0.6 + 3.0)) < 0.05
+    assert abs(ffprobe_duration(out) - r.duration_s) < 0.1
+
+
+def test_voice_starts_after_the_intro(media, tmp_path):
+    out = tmp_path / "programme.wav"
+    r = master(media["speech"], out, plain("wav", intro=INTRO))
+    y = decode(out)
+    jingle = decode(INTRO)
+    first = slice(0, RATE)  # the first second is the jingle, only re-levelled
+    corr = np.dot(y[first], jingle[first]) / np.sqrt(
+        np.dot(y[first], y[first]) * np.dot(jingle[first], jingle[first])
+    )
+    assert corr > 0.98
+    start = round(r.intro_s * RATE)
+    assert rms_db(y[start - int(0.3 * RATE) : start]) < -80  # silent gap (intro faded out)
+    assert rms_db(y[start : start + RATE]) > -35  # speech right after intro_s
+    assert rms_db(y[: start - RATE]) > -35  # the jingle is at broadcast level, not quiet
+
+
+def test_hot_input_that_plain_gain_would_clip(media, tmp_path):
+    lufs, tp = measure(media["hot"])
+    assert tp > 0.0 and tp + (-16.0 - lufs) > 3.0  # gain alone: ~+3.7 dBTP, clipping
+    out = tmp_path / "hot.mp3"
+    r = master(media["hot"], out, plain())
+    assert_broadcast_ready(out)
+    assert r.true_peak_dbtp <= -1.0
+
+
+def test_clipped_recording(media, tmp_path):
+    lufs, tp = measure(media["clipped"])
+    assert lufs > -13.0 and tp > 0.5  # loud and over full scale between the samples
+    out = tmp_path / "clipped.wav"
+    master(media["clipped"], out, plain("wav"))
+    assert_broadcast_ready(out)
+
+
+def test_float_input_above_full_scale(media, tmp_path):
+    loud = tmp_path / "loud.wav"  # 32-bit float WAV peaking at +12 dBFS (no clipping in it)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(media["speech"]),
+            "-af",
+            "volume=4",
+            "-c:a",
+            "pcm_f32le",
+            str(loud),
+        ],
+        check=True,
+    )
+    out = tmp_path / "loud.wav.mp3"
+    master(loud, out, plain())
+    assert_broadcast_ready(out)
+
+
+def test_quiet_input(media, tmp_path):
+    assert abs(measure(media["quiet"])[0] + 35.0) < 0.3
+    out = tmp_path / "quiet.mp3"
+    master(media["quiet"], out, plain(intro=INTRO, outro=OUTRO))
+    assert_broadcast_ready(out)
+
+
+def test_music_bed_under_the_voice(media, voice_only, tmp_path):
+    out = tmp_path / "bed.mp3"
+    r = master(media["speech"], out, plain(bed=media["bed"]))
+    assert_broadcast_ready(out)
+    assert abs(r.duration_s - voice_only[1].duration_s) < 0.01
+    # in the voice's pauses the bed is audible, well under the voice
+    dry, wet = decode(voice_only[0]), decode(out)
+    n = min(len(dry), len(wet)) // 2205 * 2205
+    dry_w = 10 * np.log10(np.mean(dry[:n].reshape(-1, 2205) ** 2, axis=1) + 1e-20)
+    wet_w = 10 * np.log10(np.mean(wet[:n].reshape(-1, 2205) ** 2, axis=1) + 1e-20)
+    inner = np.arange(len(dry_w))
+    inner = (inner > 20) & (inner < len(dry_w) - 20)  # away from the bed's fades
+    pauses = inner & (dry_w < -70)
+    assert pauses.sum() >= 2
+    assert np.all((wet_w[pauses] > -50) & (wet_w[pauses] < -22))
+
+
+def test_wav_and_mp3_outputs_at_the_configured_rate(media, tmp_path):
+    wav = tmp_path / "p48.wav"
+    r = master(media["speech"], wav, plain("wav", sample_rate=48000, outro=OUTRO))
+    assert_broadcast_ready(wav)
+    assert stream_info(wav) == {"codec_name": "pcm_s16le", "sample_rate": "48000", "channels": 1}
+    assert abs(ffprobe_duration(wav) - r.duration_s) < 0.01
+    mp3 = tmp_path / "p22.mp3"
+    master(media["speech"], mp3, plain("mp3", sample_rate=22050, bitrate="64k"))
+    assert_broadcast_ready(mp3)
+    assert stream_info(mp3)["sample_rate"] == "22050"
+
+
+def test_other_target_and_pieces(media, tmp_path):
+    """EBU R128 broadcast level, several speech pieces joined, ogg output."""
+    out = tmp_path / "r128.ogg"
+    pieces = [media["speech"], media["quiet"], media["hot"]]
+    r = master(pieces, out, plain("ogg", loudness_lufs=-23.0, true_peak_dbtp=-2.0))
+    assert_broadcast_ready(out, target=-23.0, ceiling=-2.0)
+    assert abs(r.duration_s - sum(probe_duration(p) for p in pieces)) < 0.05
+
+
+def test_phone_recording_m4a_goes_through_master(media, tmp_path):
+    seg = decode_any(media["m4a"])
+    assert abs(len(seg) / 1000 - probe_duration(media["speech"])) < 0.1
+    out = tmp_path / "lecture.mp3"
+    master(media["m4a"], out, plain(intro=INTRO))
+    assert_broadcast_ready(out)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_corrupt_input_names_the_file(media, tmp_path):
+    out = tmp_path / "x.mp3"
+    with pytest.raises(MixError, match=r"broken\.mp3: 无法解码音频.*请换成 WAV 或 MP3"):
+        master(media["broken"], out, plain())
+    with pytest.raises(MixError, match=r"broken\.mp3"):
+        decode_any(media["broken"])
+    with pytest.raises(MixError, match=r"broken\.mp3"):
+        probe_duration(media["broken"])
+    with pytest.raises(MixError, match=r"missing\.wav: 文件不存在"):
+        master(media["speech"], out, plain(intro=tmp_path / "missing.wav"))
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(RATE * 2), RATE)
+    with pytest.raises(MixError, match=r"silent\.wav: 听不到声音"):
+        master(silent, out, plain())
+
+
+def test_bad_settings_and_missing_ffmpeg(media, tmp_path, monkeypatch):
+    with pytest.raises(MixError, match="扩展名"):
+        master(media["speech"], tmp_path / "x.wav", plain("mp3"))
+    with pytest.raises(MixError, match="不支持的节目格式"):
+        master(media["speech"], tmp_path / "x.flac", plain("flac"))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MixError, match="未找到 ffmpeg：请运行 apt-get install ffmpeg"):
+        master(media["speech"], tmp_path / "x.mp3", plain())
+
+
+def test_failed_decode_leaves_no_file(media, tmp_path):
+    folder = tmp_path / "programmes"
+    folder.mkdir()
+    out = folder / "p.mp3"
+    with pytest.raises(MixError):
+        master([media["speech"], media["broken"]], out, plain(intro=INTRO))
+    assert list(folder.iterdir()) == []
+    out.write_bytes(b"the programme that is on air")  # an existing programme survives
+    with pytest.raises(MixError):
+        master(media["broken"], out, plain())
+    assert out.read_bytes() == b"the programme that is on air"
+    assert [p.name for p in folder.iterdir()] == ["p.mp3"]
+
+
+def test_crash_while_encoding_leaves_no_partial_file(media, tmp_path, monkeypatch):
+    import broadcast.mixing as mixing
+
+    real = mixing._rendered
+
+    def crash_midway(*args, **kw):
+        for i, chunk in enumerate(real(*args, **kw)):
+            if i == 2:
+                raise RuntimeError("power cut")
+            yield chunk
+
+    monkeypatch.setattr(mixing, "_rendered", crash_midway)
+    out = tmp_path / "p.mp3"
+    long_speech = [media["speech"]] * 3  # > 2 chunks of audio
+    with pytest.raises(RuntimeError, match="power cut"):
+        master(long_speech, out, plain())
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    master(long_speech, out, plain())  # and a normal run leaves exactly the programme
+    assert [p.name for p in tmp_path.iterdir()] == ["p.mp3"]
+
+
+# ----------------------------------------------------------------------------- meters
+
+
+def test_blockwise_loudness_matches_pyloudnorm(media):
+    import pyloudnorm
+
+    from broadcast.mixing import _Meter
+
+    rng = np.random.default_rng(7)
+    t = np.arange(int(7.3 * RATE)) / RATE
+    noise = rng.standard_normal((len(t), 2)) * [0.1, 0.03] * (0.2 + np.sin(t)[:, None] ** 2)
+    speech, rate = read_wav(media["speech"])
+    for x, r in ((noise, RATE), (speech, rate), (speech[: int(0.9 * rate)], rate)):
+        x2 = x if x.ndim == 2 else x[:, None]
+        meter = _Meter(r, x2.shape[1])
+        for i in range(0, len(x2), 10007):  # odd chunk sizes: state must carry over
+            meter.feed(x2[i : i + 10007].astype(np.float32))
+        expected = pyloudnorm.Meter(r).integrated_loudness(x2.astype(np.float32).astype(float))
+        assert abs(meter.loudness() - expected) < 0.1
+    lufs, _ = measure(media["speech"])  # the file path: ffmpeg decode + same meter
+    assert abs(lufs - pyloudnorm.Meter(rate).integrated_loudness(speech)) < 0.1
+
+
+def test_true_peak_matches_ffmpeg(media):
+    for name in ("speech", "hot"):
+        _, ours = measure(media[name])
+        _, theirs = ebur128(media[name])
+        assert abs(ours - theirs) <= 0.2, name
+    # a quarter-rate tone sampled 45° off its crests: samples at -3 dB, true peak 0 dB
+    n = np.arange(RATE)
+    tone = np.sin(2 * np.pi * n / 4 + np.pi / 4) * 0.5
+    path = Path(media["speech"]).with_name("tone.wav")
+    write_wav(path, tone, RATE)
+    _, tp = measure(path)
+    assert abs(tp - 20 * np.log10(0.5)) < 0.2
