@@ -123,10 +123,20 @@ def insert(
     if status not in STATUSES:
         raise ValueError(f"unknown airing status {status!r}")
     values = dict(
-        schedule_key=schedule_key, kind=kind, slot_name=slot_name, oneoff_id=oneoff_id,
-        villages=json.dumps(list(villages), ensure_ascii=False), scheduled_at=scheduled_at,
-        started_at=started_at, ended_at=ended_at, seconds_played=0.0, status=status,
-        reason=reason, operator=operator, audience=audience, **_values(what),
+        schedule_key=schedule_key,
+        kind=kind,
+        slot_name=slot_name,
+        oneoff_id=oneoff_id,
+        villages=json.dumps(list(villages), ensure_ascii=False),
+        scheduled_at=scheduled_at,
+        started_at=started_at,
+        ended_at=ended_at,
+        seconds_played=0.0,
+        status=status,
+        reason=reason,
+        operator=operator,
+        audience=audience,
+        **_values(what),
     )
     try:
         with conn.begin_nested():
@@ -161,8 +171,9 @@ def finish(
     conn.execute(
         a.update()
         .where(a.c.id == airing_id)
-        .values(status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1),
-                reason=reason)
+        .values(
+            status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1), reason=reason
+        )
     )
 
 
@@ -186,20 +197,6 @@ def recover(conn: Connection, now_iso: str) -> list[int]:
     return ids
 
 
-def completed_counts(conn: Connection) -> dict[int, int]:
-    """Completed airings per queue entry (how many of its --times are used)."""
-    from sqlalchemy import func, select
-
-    from .db import airings as a
-
-    stmt = (
-        select(a.c.queue_entry_id, func.count())
-        .where(a.c.status == "completed", a.c.queue_entry_id.is_not(None))
-        .group_by(a.c.queue_entry_id)
-    )
-    return {entry: n for entry, n in conn.execute(stmt)}
-
-
 def last_slot_entry(conn: Connection) -> int | None:
     """The queue entry of the latest slot airing that played (where the rotation stands)."""
     from sqlalchemy import select
@@ -208,8 +205,11 @@ def last_slot_entry(conn: Connection) -> int | None:
 
     stmt = (
         select(a.c.queue_entry_id)
-        .where(a.c.kind == "slot", a.c.queue_entry_id.is_not(None),
-               a.c.status.in_(("started", "completed", "interrupted")))
+        .where(
+            a.c.kind == "slot",
+            a.c.queue_entry_id.is_not(None),
+            a.c.status.in_(("started", "completed", "interrupted")),
+        )
         .order_by(a.c.scheduled_at.desc(), a.c.id.desc())
         .limit(1)
     )

@@ -212,8 +212,13 @@ def queue_add(
     for line in lines:
         click.echo(line)
     if produce:
-        _produce(st, script_ids, engine_name=None, force=False,
-                 failed_hint="条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作")
+        _produce(
+            st,
+            script_ids,
+            engine_name=None,
+            force=False,
+            failed_hint="条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作",
+        )
 
 
 @queue_group.command("list")
@@ -251,20 +256,33 @@ def queue_move(st: Station, entry_id: int, to: int) -> None:
 # --- production ---
 
 
-def _produce(st: Station, script_ids: list[int], *, engine_name: str | None, force: bool,
-             failed_hint: str = "") -> None:
+def _produce(
+    st: Station,
+    script_ids: list[int],
+    *,
+    engine_name: str | None,
+    force: bool,
+    failed_hint: str = "",
+) -> None:
     """Produce with a progress bar; print each outcome; exit 1 if any failed."""
     from .programmes import describe, produce_many
 
     if not script_ids:
         click.echo("没有需要制作的节目（待播队列为空）。")
         return
-    outcomes = produce_many(st.engine, st.cfg, script_ids, now_iso=st.now().isoformat(),
-                            engine_name=engine_name, force=force)
+    outcomes = produce_many(
+        st.engine,
+        st.cfg,
+        script_ids,
+        now_iso=st.now().isoformat(),
+        engine_name=engine_name,
+        force=force,
+    )
     failed = 0
     lines: list[str] = []
-    with click.progressbar(outcomes, length=len(script_ids), label="制作节目",
-                           file=sys.stderr) as bar:
+    with click.progressbar(
+        outcomes, length=len(script_ids), label="制作节目", file=sys.stderr
+    ) as bar:
         for outcome in bar:
             failed += outcome.error is not None
             lines += describe(outcome)
@@ -277,12 +295,17 @@ def _produce(st: Station, script_ids: list[int], *, engine_name: str | None, for
 @cli.command("produce")
 @click.argument("script_ids", nargs=-1, type=int)
 @click.option("--all", "all_queued", is_flag=True, help="制作待播队列中的全部稿件。")
-@click.option("--engine", "engine_name", type=click.Choice(["edge", "espeak"]),
-              help="只用这个语音引擎（默认按 [tts] engines 依次尝试）。")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["edge", "espeak"]),
+    help="只用这个语音引擎（默认按 [tts] engines 依次尝试）。",
+)
 @click.option("--force", is_flag=True, help="即使节目已是最新也重新合成（不用缓存）。")
 @pass_station
-def produce(st: Station, script_ids: tuple[int, ...], all_queued: bool,
-            engine_name: str | None, force: bool) -> None:
+def produce(
+    st: Station, script_ids: tuple[int, ...], all_queued: bool, engine_name: str | None, force: bool
+) -> None:
     """把稿件制作成节目（朗读、片头、响度）。
 
     \b

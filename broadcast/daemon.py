@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,37 +125,46 @@ class Daemon:
             ).inserted_primary_key[0]
         if crashed:
             self.log(f"上次播出中途停止：{len(crashed)} 条播出记录已标为“中断”")
-        if last_seen is None:
-            return  # first run of this station: nothing was expected before
-        since = max(datetime.fromisoformat(last_seen), t - MISSED_LOOKBACK)
-        until = t - self.grace
-        if until <= since:
-            return
+        # Slot times since the last heartbeat (none on the first run: nothing was expected
+        # before), and pending one-offs, that are now beyond the grace and never aired.
+        tz, villages = self.cfg.station.tz, list(self.cfg.villages)
+        until, lookback = t - self.grace, t - MISSED_LOOKBACK
+        n = 0
         with self.engine.begin() as conn:
-            state = schedule.load_state(conn, self.cfg.station.tz)
-            past = schedule.plan(
-                state, self.cfg.slots, since, until, self.cfg.station.tz, list(self.cfg.villages)
-            )
-            n = 0
+            state = schedule.load_state(conn, tz)
+            past: list[Any] = []
+            if last_seen is not None:
+                since = max(datetime.fromisoformat(last_seen), lookback)
+                for slot, at in schedule.occurrences(self.cfg.slots, since, until, tz):
+                    past += [
+                        replace(p, entry=None)
+                        for p in schedule.slot_airings(state, slot, at, villages)
+                    ]
+            past += [
+                schedule.oneoff_airing(o, villages)
+                for o in state.oneoffs
+                if lookback <= o.at < until
+            ]
             for p in past:
-                if not airlog.exists(conn, p.key, p.at.isoformat()):
-                    n += (
-                        airlog.insert(
-                            conn,
-                            schedule_key=p.key,
-                            kind=p.kind,
-                            scheduled_at=p.at.isoformat(),
-                            villages=p.villages,
-                            status="missed",
-                            operator=self.operator,
-                            audience=0,
-                            slot_name=p.slot_name,
-                            oneoff_id=p.oneoff.id if p.oneoff else None,
-                            what=_what(p),
-                            reason="广播程序未运行（停电、关机或程序未启动）",
-                        )
-                        is not None
+                if airlog.exists(conn, p.key, p.at.isoformat()):
+                    continue
+                n += (
+                    airlog.insert(
+                        conn,
+                        schedule_key=p.key,
+                        kind=p.kind,
+                        scheduled_at=p.at.isoformat(),
+                        villages=p.villages,
+                        status="missed",
+                        operator=self.operator,
+                        audience=0,
+                        slot_name=p.slot_name,
+                        oneoff_id=p.oneoff.id if p.oneoff else None,
+                        what=_what(p),
+                        reason="广播程序未运行（停电、关机或程序未启动）",
                     )
+                    is not None
+                )
         if n:
             self.log(f"广播程序停止期间错过 {n} 次播出，已记为“未播出”")
 

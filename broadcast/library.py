@@ -179,7 +179,7 @@ def _villages(v: tuple[str, ...] | str) -> str:
     return "全部村" if v == "all" else "、".join(v)
 
 
-_STATUS = {"active": "待播", "removed": "已移除"}
+_STATUS = {"active": "待播", "removed": "已移除", "done": "已播完"}
 
 
 def queue_listing(engine: Engine, as_json: bool, include_removed: bool = False) -> str:
@@ -198,7 +198,7 @@ def queue_listing(engine: Engine, as_json: bool, include_removed: bool = False) 
             "不限" if e.remaining is None else e.remaining,
             _dates(e),
             cut(_villages(e.villages), 24),
-            _STATUS.get(e.status, e.status),
+            _STATUS["done" if e.status == "active" and e.remaining == 0 else e.status],
         )
         for e in items
     ]

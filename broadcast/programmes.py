@@ -80,7 +80,9 @@ def _file_digest(path: Path | None) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as e:
-        raise ProgrammeError(f"{path}: 无法读取（{e.strerror}）；请检查 config.toml 的 [audio] 设置") from e
+        raise ProgrammeError(
+            f"{path}: 无法读取（{e.strerror}）；请检查 config.toml 的 [audio] 设置"
+        ) from e
 
 
 def _recipe(cfg: Config, content_hash: str, chain: Sequence[str]) -> str:
@@ -88,8 +90,14 @@ def _recipe(cfg: Config, content_hash: str, chain: Sequence[str]) -> str:
     blob = {
         "content": content_hash,
         "chain": list(chain),
-        "tts": [cfg.tts.voice, cfg.tts.rate, cfg.tts.volume, cfg.tts.pitch,
-                cfg.tts.espeak.voice, cfg.tts.espeak.speed],
+        "tts": [
+            cfg.tts.voice,
+            cfg.tts.rate,
+            cfg.tts.volume,
+            cfg.tts.pitch,
+            cfg.tts.espeak.voice,
+            cfg.tts.espeak.speed,
+        ],
         "audio": [a.loudness_lufs, a.true_peak_dbtp, a.sample_rate, a.format, a.bitrate],
         "jingles": [_file_digest(a.intro), _file_digest(a.outro), _file_digest(a.bed)],
     }
@@ -104,7 +112,12 @@ def _srt_time(t: float) -> str:
 def write_srt(path: Path, cues: Sequence[Cue], offset: float) -> None:
     lines = []
     for i, c in enumerate(cues, 1):
-        lines += [str(i), f"{_srt_time(c.start + offset)} --> {_srt_time(c.end + offset)}", c.text, ""]
+        lines += [
+            str(i),
+            f"{_srt_time(c.start + offset)} --> {_srt_time(c.end + offset)}",
+            c.text,
+            "",
+        ]
     tmp = path.with_name(path.name + ".part")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)
@@ -132,7 +145,9 @@ def get(conn: Connection, programme_id: int) -> Programme:
 
     row = conn.execute(select(p).where(p.c.id == programme_id)).first()
     if row is None:
-        raise ProgrammeError(f"找不到编号为 {programme_id} 的节目；用 `broadcast programmes list` 查看编号")
+        raise ProgrammeError(
+            f"找不到编号为 {programme_id} 的节目；用 `broadcast programmes list` 查看编号"
+        )
     return _row(row)
 
 
@@ -152,15 +167,23 @@ def _mix_settings(cfg: Config):
 
     a = cfg.audio
     return MixSettings(
-        loudness_lufs=a.loudness_lufs, true_peak_dbtp=a.true_peak_dbtp, sample_rate=a.sample_rate,
-        format=a.format, bitrate=a.bitrate, intro=a.intro, outro=a.outro, bed=a.bed,
+        loudness_lufs=a.loudness_lufs,
+        true_peak_dbtp=a.true_peak_dbtp,
+        sample_rate=a.sample_rate,
+        format=a.format,
+        bitrate=a.bitrate,
+        intro=a.intro,
+        outro=a.outro,
+        bed=a.bed,
     )
 
 
 def _target(cfg: Config, script: Script, recipe: str) -> Path:
     folder = cfg.audio.programmes
     folder.mkdir(parents=True, exist_ok=True)
-    out = (folder / f"s{script.id:04d}-{slug(script.title)}-{recipe[:8]}.{cfg.audio.format}").resolve()
+    out = (
+        folder / f"s{script.id:04d}-{slug(script.title)}-{recipe[:8]}.{cfg.audio.format}"
+    ).resolve()
     if out.parent != folder.resolve():  # a title can never lead outside the folder
         raise ProgrammeError(f"节目文件名无效：{out.name}")
     return out
@@ -190,7 +213,9 @@ def produce_one(
     with engine.connect() as conn:
         existing = current(conn, script.id)
     if (
-        existing is not None and not force and existing.recipe == recipe
+        existing is not None
+        and not force
+        and existing.recipe == recipe
         and Path(existing.file).exists()
     ):
         return Outcome(script.id, script.title, existing, unchanged=True)
@@ -204,13 +229,16 @@ def produce_one(
         from .text import chunk
 
         chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
-        speech = tts.speak(chunks, tts.engines_from_config(cfg.tts, engine_name), cfg.tts.cache,
-                           force=force)
+        speech = tts.speak(
+            chunks, tts.engines_from_config(cfg.tts, engine_name), cfg.tts.cache, force=force
+        )
         result = master(list(speech.pieces), out, _mix_settings(cfg))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
         if speech.fallback_note:
-            note = (f"{speech.fallback_note}；联网后运行 `broadcast produce --force {script.id}` "
-                    "可重新合成")
+            note = (
+                f"{speech.fallback_note}；联网后运行 `broadcast produce --force {script.id}` "
+                "可重新合成"
+            )
     srt = None
     if cues:
         srt = out.with_suffix(".srt")
@@ -221,15 +249,29 @@ def produce_one(
         old = conn.execute(
             p.select().where(p.c.script_id == script.id, p.c.status == "current")
         ).fetchall()
-        conn.execute(p.update().where(p.c.script_id == script.id, p.c.status == "current")
-                     .values(status="superseded"))
-        new_id = conn.execute(p.insert().values(
-            script_id=script.id, title=script.title, text_hash=content_hash, recipe=recipe,
-            engine=engine_label, voice=voice, duration_s=round(result.duration_s, 3),
-            lufs=round(result.lufs, 2), true_peak_dbtp=round(result.true_peak_dbtp, 2),
-            file=str(out), subtitles=str(srt) if srt else None, note=note, status="current",
-            produced_at=now_iso,
-        )).inserted_primary_key[0]
+        conn.execute(
+            p.update()
+            .where(p.c.script_id == script.id, p.c.status == "current")
+            .values(status="superseded")
+        )
+        new_id = conn.execute(
+            p.insert().values(
+                script_id=script.id,
+                title=script.title,
+                text_hash=content_hash,
+                recipe=recipe,
+                engine=engine_label,
+                voice=voice,
+                duration_s=round(result.duration_s, 3),
+                lufs=round(result.lufs, 2),
+                true_peak_dbtp=round(result.true_peak_dbtp, 2),
+                file=str(out),
+                subtitles=str(srt) if srt else None,
+                note=note,
+                status="current",
+                produced_at=now_iso,
+            )
+        ).inserted_primary_key[0]
         programme = get(conn, new_id)
     for row in old:  # superseded files go; their rows stay for the airing log
         for f in (row.file, row.subtitles):
@@ -287,8 +329,11 @@ def _minutes(seconds: float) -> str:
 
 
 def _engine_label(p: Programme) -> str:
-    return {"edge": f"edge-tts {p.voice}", "espeak": "离线语音 espeak-ng",
-            "recording": "原声录音"}.get(p.engine, p.engine)
+    return {
+        "edge": f"edge-tts {p.voice}",
+        "espeak": "离线语音 espeak-ng",
+        "recording": "原声录音",
+    }.get(p.engine, p.engine)
 
 
 def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool = False) -> str:
@@ -301,12 +346,22 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
     if not items:
         return "还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"
     rows = [
-        (p.id, p.script_id, cut(p.title, 30), _minutes(p.duration_s), _engine_label(p),
-         f"{p.lufs:.1f}", f"{p.true_peak_dbtp:.1f}", p.produced_at[:16].replace("T", " "),
-         "" if p.status == "current" else "已替换")
+        (
+            p.id,
+            p.script_id,
+            cut(p.title, 30),
+            _minutes(p.duration_s),
+            _engine_label(p),
+            f"{p.lufs:.1f}",
+            f"{p.true_peak_dbtp:.1f}",
+            p.produced_at[:16].replace("T", " "),
+            "" if p.status == "current" else "已替换",
+        )
         for p in items
     ]
-    return table(("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", ""), rows)
+    return table(
+        ("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", ""), rows
+    )
 
 
 def programme_detail(engine: Engine, programme_id: int) -> str:
@@ -337,9 +392,19 @@ def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | No
         sf = read(file, cfg.scripts.max_bytes)
         if sf.kind == "audio":
             raise ProgrammeError(f"{file.name}: 这是录音文件，没有需要转换的文字")
-        fake = Script(id=0, title=sf.title, topic="", topic_source="", text=sf.text,
-                      sha256="", source_name=sf.source_name, source_format=sf.source_format,
-                      encoding=sf.encoding, chars=len(sf.text), added_at="")
+        fake = Script(
+            id=0,
+            title=sf.title,
+            topic="",
+            topic_source="",
+            text=sf.text,
+            sha256="",
+            source_name=sf.source_name,
+            source_format=sf.source_format,
+            encoding=sf.encoding,
+            chars=len(sf.text),
+            added_at="",
+        )
         return spoken_text(cfg, fake)
     lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
     return normalize(text or "", lexicon)

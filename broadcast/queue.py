@@ -30,11 +30,12 @@ class Entry:
     villages: tuple[str, ...] | str  # "all" or names
     status: str
     added_at: str
+    completed: int = 0  # completed airings so far
 
     @property
     def remaining(self) -> int | None:
-        """Airings still to go; None means no limit. (Completed airings count once they exist.)"""
-        return self.times
+        """Airings still to go (``--times`` less completed airings); None means no limit."""
+        return None if self.times is None else max(0, self.times - self.completed)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -81,11 +82,18 @@ def _villages_py(s: str) -> tuple[str, ...] | str:
 
 
 def _select():
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
+    from .db import airings as a
     from .db import queue_entries as q
     from .db import scripts as s
 
+    completed = (
+        select(func.count())
+        .where(a.c.queue_entry_id == q.c.id, a.c.status == "completed")
+        .scalar_subquery()
+        .label("completed")
+    )
     return select(
         q.c.id,
         q.c.position,
@@ -98,6 +106,7 @@ def _select():
         q.c.villages,
         q.c.status,
         q.c.added_at,
+        completed,
     ).join(s, s.c.id == q.c.script_id)
 
 

@@ -257,7 +257,6 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             select(programmes.c.script_id, programmes.c.id).where(programmes.c.status == "current")
         )
     }
-    done = airlog.completed_counts(conn)
     cands = tuple(
         Candidate(
             entry_id=e.id,
@@ -266,7 +265,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             title=e.title,
             topic=e.topic,
             times=e.times,
-            completed=done.get(e.id, 0),
+            completed=e.completed,
             date_from=_d(e.date_from),
             date_until=_d(e.date_until),
             villages=e.villages,

@@ -121,7 +121,9 @@ class EspeakEngine:
                     timeout=120,
                 )
                 if p.returncode != 0 or not out.exists():
-                    raise EngineFailure("espeak-ng 合成失败", p.stderr.decode(errors="replace")[:200])
+                    raise EngineFailure(
+                        "espeak-ng 合成失败", p.stderr.decode(errors="replace")[:200]
+                    )
                 d = _wav_seconds(out)
                 pieces.append(out)
                 cues.append(Cue(t, t + d, sentence))
@@ -273,7 +275,9 @@ def _check_complete(text: str, seconds: float, cues: list[Cue]) -> None:
     """Reject audio cut short: shorter than its own boundaries, or far too short for the text."""
     spoken = sum(1 for c in text if not c.isspace())
     if cues and seconds + 0.5 < cues[-1].end:
-        raise EngineFailure("音频不完整", f"音频 {seconds:.1f} 秒，边界信息到 {cues[-1].end:.1f} 秒")
+        raise EngineFailure(
+            "音频不完整", f"音频 {seconds:.1f} 秒，边界信息到 {cues[-1].end:.1f} 秒"
+        )
     covered = sum(len(c.text) for c in cues)
     if cues and covered < 0.8 * len(text.strip()) and spoken > 20:
         raise EngineFailure("音频不完整", f"边界信息只覆盖 {covered}/{len(text.strip())} 字")
@@ -293,9 +297,15 @@ def engines_from_config(tts: TTS, only: str | None = None) -> list[Synthesizer]:
             e = tts.edge
             made.append(
                 EdgeEngine(
-                    voice=tts.voice, rate=tts.rate, volume=tts.volume, pitch=tts.pitch,
-                    endpoint=e.endpoint, proxy=e.proxy, concurrency=e.concurrency,
-                    retries=e.retries, timeout_seconds=e.timeout_seconds,
+                    voice=tts.voice,
+                    rate=tts.rate,
+                    volume=tts.volume,
+                    pitch=tts.pitch,
+                    endpoint=e.endpoint,
+                    proxy=e.proxy,
+                    concurrency=e.concurrency,
+                    retries=e.retries,
+                    timeout_seconds=e.timeout_seconds,
                     backoff_seconds=e.backoff_seconds,
                 )
             )
@@ -308,7 +318,12 @@ def engines_from_config(tts: TTS, only: str | None = None) -> list[Synthesizer]:
 
 def cache_key(engine: Synthesizer, chunks: Sequence[str]) -> str:
     blob = json.dumps(
-        {"v": CACHE_VERSION, "engine": engine.name, "settings": engine.settings(), "text": list(chunks)},
+        {
+            "v": CACHE_VERSION,
+            "engine": engine.name,
+            "settings": engine.settings(),
+            "text": list(chunks),
+        },
         ensure_ascii=False,
         sort_keys=True,
     )
@@ -405,5 +420,8 @@ _ENGINE_LABEL = {"edge": "edge-tts", "espeak": "espeak-ng"}
 def _with_note(speech: Speech, failures: list[str]) -> Speech:
     if not failures:
         return speech
-    note = "；".join(failures) + f"，已改用{'离线语音 ' if speech.engine == 'espeak' else ''}{_ENGINE_LABEL.get(speech.engine, speech.engine)}"
+    note = (
+        "；".join(failures)
+        + f"，已改用{'离线语音 ' if speech.engine == 'espeak' else ''}{_ENGINE_LABEL.get(speech.engine, speech.engine)}"
+    )
     return Speech(**{**speech.__dict__, "fallback_note": note})
