@@ -197,6 +197,7 @@ def produce_one(
     now_iso: str,
     engine_name: str | None = None,
     force: bool = False,
+    unreachable: dict[str, str] | None = None,
 ) -> Outcome:
     """Make (or confirm) the current programme of one script."""
     from . import tts
@@ -230,7 +231,11 @@ def produce_one(
 
         chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
         speech = tts.speak(
-            chunks, tts.engines_from_config(cfg.tts, engine_name), cfg.tts.cache, force=force
+            chunks,
+            tts.engines_from_config(cfg.tts, engine_name),
+            cfg.tts.cache,
+            force=force,
+            unreachable=unreachable,
         )
         result = master(list(speech.pieces), out, _mix_settings(cfg))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
@@ -301,9 +306,18 @@ def produce_many(
 
     with engine.connect() as conn:
         items = [scripts.get(conn, i) for i in script_ids]
+    unreachable: dict[str, str] = {}  # a service that could not be reached is tried once a batch
     for s in items:
         try:
-            yield produce_one(engine, cfg, s, now_iso=now_iso, engine_name=engine_name, force=force)
+            yield produce_one(
+                engine,
+                cfg,
+                s,
+                now_iso=now_iso,
+                engine_name=engine_name,
+                force=force,
+                unreachable=unreachable,
+            )
         except BroadcastError as e:
             yield Outcome(s.id, s.title, error=str(e))
 

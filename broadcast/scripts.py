@@ -322,9 +322,15 @@ def read_recording(path: Path) -> ScriptFile:
         raise ScriptError(f"{path.name}: 录音太短（{seconds:.1f} 秒）；请检查文件")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return ScriptFile(
-        title=path.stem, text="", topic=None, source_name=path.name,
-        source_format=path.suffix.lower().lstrip("."), encoding="audio", kind="audio",
-        source_path=path, digest=digest,
+        title=path.stem,
+        text="",
+        topic=None,
+        source_name=path.name,
+        source_format=path.suffix.lower().lstrip("."),
+        encoding="audio",
+        kind="audio",
+        source_path=path,
+        digest=digest,
     )
 
 
@@ -440,7 +446,9 @@ def add(
         "chars": len(sf.text),
         "added_at": now_iso,
         "kind": sf.kind,
-        "audio_file": str(store_recording(sf, recordings)) if sf.kind == "audio" and recordings else None,
+        "audio_file": str(store_recording(sf, recordings))
+        if sf.kind == "audio" and recordings
+        else None,
     }
     new_id = conn.execute(scripts.insert().values(**values)).inserted_primary_key[0]
     return Added(Script(id=new_id, **values), False)

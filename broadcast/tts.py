@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -257,10 +257,10 @@ class EdgeEngine:
             raise EngineFailure("服务未返回音频", str(e)) from e
         except aiohttp.ClientResponseError as e:
             raise EngineFailure(f"服务拒绝请求（HTTP {e.status}）", str(e)) from e
+        except TimeoutError as e:  # before OSError: TimeoutError is one
+            raise EngineFailure("连接超时", str(e)) from e
         except (aiohttp.ClientConnectionError, OSError) as e:
             raise EngineFailure("连接失败", str(e)) from e
-        except TimeoutError as e:
-            raise EngineFailure("连接超时", str(e)) from e
         except (ex.EdgeTTSException, aiohttp.ClientError) as e:
             raise EngineFailure("服务响应异常", f"{e.__class__.__name__}: {e}") from e
         seconds = len(audio) * 8 / EDGE_BITRATE
@@ -385,30 +385,41 @@ def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) ->
     return Speech(**{**speech.__dict__, "cached": False})
 
 
+UNREACHABLE = ("连接失败", "连接超时")
+
+
 def speak(
     chunks: Sequence[str],
     chain: Sequence[Synthesizer],
     cache: Path,
     *,
     force: bool = False,
-    on_fallback: Callable[[str], None] | None = None,
+    unreachable: dict[str, str] | None = None,
 ) -> Speech:
-    """Speech for ``chunks`` from the first engine in ``chain`` that succeeds (cache first)."""
+    """Speech for ``chunks`` from the first engine in ``chain`` that succeeds (cache first).
+
+    ``unreachable`` (engine name -> reason) is shared across a batch: an engine whose service
+    could not be reached is not tried again for the next scripts of the same batch."""
     if not chunks:
         raise SynthesisError("没有可朗读的文字")
+    unreachable = {} if unreachable is None else unreachable
     failures: list[str] = []
     for engine in chain:
+        label = _ENGINE_LABEL.get(engine.name, engine.name)
         key = cache_key(engine, chunks)
         if not force:
             hit = _load_cached(cache / key, engine)
             if hit is not None:
                 return _with_note(hit, failures)
+        if engine.name in unreachable:
+            failures.append(f"{label} 不可用（{unreachable[engine.name]}）")
+            continue
         try:
             speech = _store(cache, key, engine, chunks)
         except EngineFailure as e:
-            failures.append(f"{_ENGINE_LABEL.get(engine.name, engine.name)} 不可用（{e.reason}）")
-            if on_fallback is not None:
-                on_fallback(f"{engine.name}: {e}")
+            failures.append(f"{label} 不可用（{e.reason}）")
+            if e.reason in UNREACHABLE:
+                unreachable[engine.name] = e.reason
             continue
         return _with_note(speech, failures)
     raise SynthesisError("语音合成失败：" + "；".join(failures))

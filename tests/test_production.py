@@ -232,3 +232,18 @@ def test_text_normalize_command(bc, tmp_path):
     assert bc("text", "normalize", "--file", str(f)).output == "标题。\n罚款一点五万元\n"
     r = bc("text", "normalize")
     assert r.exit_code == 2
+
+
+def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
+    edge_server.default_mode = "stall_handshake"  # the handshake never answers: a time-out
+    use_endpoint(bc, edge_server.wss_url, timeout_seconds=1, retries=0)
+    files = []
+    for name in ("甲", "乙"):
+        p = tmp_path / f"{name}.txt"
+        p.write_text(f"{name}稿\n{name}村村民请拨打12348法律援助热线。", encoding="utf-8")
+        files.append(str(p))
+    r = bc("queue", "add", *files)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("edge-tts 不可用（连接超时），已改用离线语音 espeak-ng") == 2
+    assert [p["engine"] for p in programmes(bc)] == ["espeak", "espeak"]
+    assert edge_server.handshake_count == 1  # the second script did not wait for it again
