@@ -15,13 +15,16 @@ B := $(abspath $(BIN))/broadcast
 
 setup: deps $(STAMP)
 
+# The first Python >= 3.11 that really runs (a pyenv shim may exist without its version).
+FIND_PY := for p in python3.13 python3.12 python3.11 python3; do \
+	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done
+
 deps:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	py=$$(command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3); \
-	if ! $$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
-	  echo "需要 Python 3.11 或更新版本（当前：$$($$py --version 2>&1)）"; missing="$$missing python3"; fi; \
-	$$py -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	py=$$($(FIND_PY)); \
+	if [ -z "$$py" ]; then echo "未找到 Python 3.11 或更新版本"; missing="$$missing python3 python3-venv"; \
+	elif ! $$py -c 'import ensurepip, venv' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	  elif command -v sudo >/dev/null; then sudo="sudo"; \
@@ -33,10 +36,11 @@ deps:
 	fi
 
 $(STAMP): pyproject.toml
-	@py=$$(command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3); \
-	test -x $(BIN)/python || $$py -m venv $(VENV)
+	@test -x $(BIN)/python || $$($(FIND_PY)) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "在 $(VENV) 中安装 broadcast 及其依赖……"
+	@$(BIN)/python -m pip install -e '.[dev]' > $(VENV)/pip.log 2>&1 \
+	  || { tail -20 $(VENV)/pip.log; echo "安装失败，完整记录见 $(VENV)/pip.log"; exit 1; }
 	@touch $@
 
 test: setup
@@ -50,23 +54,38 @@ bench: setup
 	$(BIN)/python bench/startup.py
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
-# with its own station.db, so it never touches the real station's database.
+# with its own station.db and programmes, so it never touches the real station. It runs the whole
+# flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else espeak-ng),
+# a pre-recorded programme, two airings a few seconds apart by the daemon (null player when the
+# PC has no sound card), the airing log, the ledger exports and the annual-report paragraph.
 demo: setup
 	@rm -rf demo && mkdir -p demo/audio
-	@cp config.toml demo/ && cp lexicon.toml demo/ 2>/dev/null || true
-	@cp audio/*.wav demo/audio/ 2>/dev/null || true
+	@cp config.toml lexicon.toml demo/ && cp audio/intro.wav audio/outro.wav demo/audio/
 	@set -e; cd demo; \
 	run() { echo; echo "\$$ broadcast $$*"; $(B) "$$@"; }; \
+	later() { TZ=Asia/Shanghai date -d "+$$1 sec" '+%Y-%m-%d %H:%M:%S'; }; \
 	run config check; \
 	iconv -f UTF-8 -t GB18030 ../scripts/禁毒_远离新型毒品.txt > 禁毒_GB18030.txt; \
 	run scripts add 禁毒_GB18030.txt; \
-	run queue add ../scripts/反电诈_冒充客服退款.md ../scripts/宪法日_宪法伴我们成长.md --times 30; \
-	run queue add 1 --villages 青石村,东岭村,西河村 --from 2026-12-01 --until 2026-12-31; \
-	run queue add ../scripts/民法典_邻里纠纷与高空抛物.md ../scripts/网络安全_守护个人信息.txt ../scripts/防溺水_暑期安全提醒.txt; \
-	run queue move 3 --to 1; \
-	run scripts list; \
+	run queue add 1 ../scripts/反电诈_冒充客服退款.md ../scripts/宪法日_宪法伴我们成长.md \
+	    ../scripts/民法典_邻里纠纷与高空抛物.md ../scripts/网络安全_守护个人信息.txt \
+	    ../scripts/防溺水_暑期安全提醒.txt --times 30; \
+	run text normalize "如接到可疑电话，请拨打96110反诈专线或110报警，咨询法律问题请拨12348。"; \
+	espeak-ng -v cmn-latn-pinyin -w 录音.wav "各位村民，青石乡普法广播现在开始，请注意收听。"; \
+	run queue add 录音.wav --title 开播提示 --topic 普法 --times 10; \
 	run queue list; \
-	echo; echo "演示完成：演示站点在 demo/ 文件夹（demo/station.db）。"
+	run programmes list; \
+	run schedule add 7 --at "$$(later 8)"; \
+	run schedule add 1 --at "$$(later 10)" --villages 青石村,东岭村,西河村; \
+	run schedule list; \
+	seconds=$$($(B) programmes list --json | python3 -c 'import json,sys; p={x["script_id"]: x["duration_s"] for x in json.load(sys.stdin)}; print(int(p[7] + p[1] + 25))'); \
+	echo; echo "广播程序将运行 $$seconds 秒（两次播出的时长加上等待），请稍候……"; \
+	run run --for $$seconds; \
+	run log list; \
+	run log export --format csv --output 播出台账.csv; \
+	run log export --format xlsx --output 播出台账.xlsx; \
+	run report --year $$(TZ=Asia/Shanghai date +%Y); \
+	echo; echo "演示完成：演示站点在 demo/（数据库 demo/station.db，节目 demo/audio/programmes/，台账 demo/播出台账.xlsx）。"
 
 clean:
 	rm -rf demo .pytest_cache .ruff_cache
