@@ -279,15 +279,17 @@ def _produce(
         force=force,
     )
     failed = 0
-    lines: list[str] = []
     with click.progressbar(
-        outcomes, length=len(script_ids), label="制作节目", file=sys.stderr
+        outcomes,
+        length=len(script_ids),
+        label="制作节目",
+        file=sys.stderr,
+        hidden=not sys.stderr.isatty(),
     ) as bar:
         for outcome in bar:
             failed += outcome.error is not None
-            lines += describe(outcome)
-    for line in lines:
-        click.echo(line)
+            for line in describe(outcome):
+                click.echo(line)
     if failed:
         raise click.ClickException(f"{failed} 个节目制作失败。{failed_hint}".rstrip())
 

@@ -248,7 +248,7 @@ def method_notes(fig: Figures) -> list[str]:
     people = "、".join(f"{v}{n}人" for v, n in fig.population.items())
     return [
         f"统计范围：计划播出时间在 {p.start} 至 {p.end} 之间的播出记录。播出次数、时长、覆盖村和受众只计状态为“已播完”的记录；中断、失败、未播出的记录单独列出，不计入。",
-        "播出时长：每条记录的“时长(分钟)”= 实际播出秒数 ÷ 60，四舍五入到 0.01 分钟；累计小时数 = 已播完记录的“时长(分钟)”之和 ÷ 60，四舍五入到 0.1 小时。各月、各主题、各村的小时数分别四舍五入，相加可能与合计差 0.1 小时左右；图中数字取整。",
+        "播出时长：每条记录的“时长(分钟)”= 实际播出秒数 ÷ 60，四舍五入到 0.01 分钟；累计小时数 = 已播完记录的“时长(分钟)”之和 ÷ 60，四舍五入到 0.1 小时。各月、各主题、各村的小时数分别四舍五入，相加可能与合计差 0.1 小时左右；图中分钟数 10 分钟以上取整，不足 10 分钟保留一位小数。",
         f"受众估算：每次播出的估计受众 = 所覆盖各村人口之和 × 受众系数，四舍五入到整数，在播出时写入记录（当前配置 [report] audience_factor = {fig.audience_factor}）。受众人次 = 已播完记录的“估计受众(人次)”之和，同一村民多次收听计为多人次，不作进一步取整。各村人口（config.toml [villages]）：{people}。",
         "覆盖行政村：已播完记录“覆盖村”一栏中出现的不同村名的个数。",
         f"复核方法：运行 broadcast log export --from {p.start} --to {p.end} --output 播出记录.csv，用 Excel 或 WPS 打开，筛选“状态”为“已播完”的行，对“时长(分钟)”和“估计受众(人次)”求和，即得上述数字。",
@@ -430,6 +430,9 @@ def chart_months(fig: Figures, path: Path, family: str) -> None:
                 ax.text(x, total, str(total), ha="center", va="bottom", fontsize=8)
         labels = [_month_name(m, fig.period) for m in months]
         ax.set_xticks(range(len(months)), labels, rotation=45 if len(months) > 12 else 0)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole airings
         ax.set_ylabel("播出次数（已播完）")
         ax.set_title(f"{fig.township}{fig.period.label}各月播出普法节目次数（按主题）")
         handles, names = ax.get_legend_handles_labels()  # top of the stack first
@@ -457,7 +460,7 @@ def chart_villages(fig: Figures, path: Path, family: str) -> None:
         ax = figure.add_subplot()
         ax.barh([v.name for v in lines], minutes, color="#2E75B6", height=0.6)
         for y, m in enumerate(minutes):
-            ax.text(m, y, f" {m:.0f}分钟", va="center", fontsize=9)
+            ax.text(m, y, f" {m:.0f}分钟" if m >= 10 else f" {m:.1f}分钟", va="center", fontsize=9)
         ax.set_xlabel("播出时长（分钟，已播完）")
         ax.set_title(f"{fig.township}{fig.period.label}各村累计播出时长")
         ax.set_xlim(0, max(minutes + [1]) * 1.15)
