@@ -185,16 +185,26 @@ def main() -> int:
             log_path = folder / "daemon.log"
             with log_path.open("w") as log:
                 daemon = subprocess.Popen(
-                    [sys.executable, "-m", "broadcast", "--config", str(config), "run",
-                     "--for", f"{run_for:.0f}"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "broadcast",
+                        "--config",
+                        str(config),
+                        "run",
+                        "--for",
+                        f"{run_for:.0f}",
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=folder,
                 )
                 procs.append(daemon)
                 started = wait_for(
-                    lambda: "广播程序已启动" in log_path.read_text(encoding="utf-8")
-                    or daemon.poll() is not None,
+                    lambda: (
+                        "广播程序已启动" in log_path.read_text(encoding="utf-8")
+                        or daemon.poll() is not None
+                    ),
                     30,
                 )
                 ahead = (first - datetime.now(tz)).total_seconds()
@@ -242,11 +252,15 @@ def main() -> int:
     b = stats(baseline) if baseline else (math.nan,) * 3
     print(row(f"daemon (n={len(late)})", d))
     print(row(f"APScheduler (n={len(baseline)})", b))
-    print(f"{'ratio daemon/baseline':<22}" + "".join(
-        f"{x / y if y > 0 else math.inf:>9.1f}x" for x, y in zip(d, b, strict=True)))
+    print(
+        f"{'ratio daemon/baseline':<22}"
+        + "".join(f"{x / y if y > 0 else math.inf:>9.1f}x" for x, y in zip(d, b, strict=True))
+    )
     if late:
-        print(f"daemon min lateness {min(late) * 1000:.1f} ms; "
-              f"late > {GOAL_P95} s: {sum(x > GOAL_P95 for x in late)}")
+        print(
+            f"daemon min lateness {min(late) * 1000:.1f} ms; "
+            f"late > {GOAL_P95} s: {sum(x > GOAL_P95 for x in late)}"
+        )
     print()
     completed = by_status.get("completed", 0)
     print(f"airings by status: {json.dumps(by_status, ensure_ascii=False)}")

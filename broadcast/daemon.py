@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .playback import Player
 
-RECONCILE_SECONDS = 2.0
+RECONCILE_SECONDS = 1.0
 CONTROL_JOBS = ("reconcile", "stop")
 LOOKAHEAD = timedelta(hours=26)
 MISSED_LOOKBACK = timedelta(days=31)  # how far back an outage is written into the log
@@ -94,6 +94,7 @@ class Daemon:
         self.run_id: int | None = None
         self.scheduler: Any = None
         self.added: set[str] = set()
+        self.last_end: datetime | None = None  # when the last airing of this run ended
         self._stopper: threading.Thread | None = None
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
 
@@ -221,7 +222,8 @@ class Daemon:
                 args=[kind, at, oneoff_id],
                 id=job_id,
                 executor="airing",
-                misfire_grace_time=max(1, int(self.grace.total_seconds())),
+                # never skipped by APScheduler: `air` decides, so a late airing gets its reason
+                misfire_grace_time=None,
                 coalesce=True,
             )
 
@@ -266,6 +268,7 @@ class Daemon:
             topic=p.topic,
         )
         remaining = (p.at + self.grace - self.now()).total_seconds()
+        busy = self.last_end is not None and self.last_end > p.at  # it queued behind an airing
         air(
             self.engine,
             self.cfg,
@@ -275,35 +278,14 @@ class Daemon:
             self.stop,
             wait_seconds=remaining,
             log=self.log,
+            late_reason=None if busy else "超过宽限时间仍未能开始（电脑休眠或过忙）",
         )
-
-    def on_missed(self, event: Any) -> None:
-        """APScheduler skipped a job beyond the grace (e.g. the PC was suspended)."""
-        from . import airlog
-
-        job_id = event.job_id
-        if job_id == "reconcile" or "@" not in job_id:
-            return
-        key, at = job_id.split("@", 1)
-        key = key if key.startswith("oneoff:") else f"{key}#1"
-        with self.engine.begin() as conn:
-            airlog.insert(
-                conn,
-                schedule_key=key,
-                kind="oneoff" if key.startswith("oneoff:") else "slot",
-                scheduled_at=at,
-                villages=(),
-                status="missed",
-                operator=self.operator,
-                audience=0,
-                reason="超过宽限时间仍未能开始（电脑休眠或过忙）",
-            )
+        self.last_end = self.now()
 
     # --- life cycle ---
 
     def run(self, until: datetime | None) -> None:
         """Start, run until ``until`` or a signal, stop in reverse order."""
-        from apscheduler.events import EVENT_JOB_MISSED
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
         from apscheduler.triggers.date import DateTrigger
@@ -318,7 +300,6 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
         self.scheduler.add_job(
             self.reconcile,
             IntervalTrigger(seconds=RECONCILE_SECONDS),

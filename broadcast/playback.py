@@ -231,6 +231,7 @@ def air(
     *,
     wait_seconds: float,
     log: Callable[[str], None] = lambda _m: None,
+    late_reason: str | None = None,
 ) -> Outcome:
     """Carry out one airing and record it; never raises for a failed airing."""
     from . import airlog
@@ -283,8 +284,8 @@ def air(
             f"节目文件不存在：{programme.file}；请运行 `broadcast produce --force {programme.script_id}`",
         )
 
-    if wait_seconds < 0:  # it waited behind other airings past its grace
-        return record("missed", "前一次播出尚未结束，等待超过宽限时间")
+    if wait_seconds < 0:  # it waited behind other airings (or the PC slept) past its grace
+        return record("missed", late_reason or "前一次播出尚未结束，等待超过宽限时间")
     with output_lock(lock_path(cfg), wait_seconds, stop) as free:
         if not free:
             return record("missed", "与另一次播出冲突，等待超过宽限时间")

@@ -70,11 +70,23 @@ def ebur128(path: Path) -> tuple[float, float]:
     import subprocess
 
     p = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-         "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    summary = p.stderr[p.stderr.rindex("Summary:"):]
+    summary = p.stderr[p.stderr.rindex("Summary:") :]
     lufs = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1])
     peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1])
     return lufs, peak
@@ -85,6 +97,8 @@ def ffprobe_duration(path: Path) -> float:
 
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip())

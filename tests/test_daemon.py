@@ -38,7 +38,9 @@ def configure(bc, *, grace: int = 5, pre_air=None, post_air=None, slots=()) -> N
     for key, value in subs.items():
         text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
     for s in slots:
-        text += f'\n[[slots]]\nname = "测试"\ntime = "{s:%H:%M:%S}"\ndays = "daily"\nvillages = "all"\n'
+        text += (
+            f'\n[[slots]]\nname = "测试"\ntime = "{s:%H:%M:%S}"\ndays = "daily"\nvillages = "all"\n'
+        )
     bc.config.write_text(text, encoding="utf-8")
 
 
@@ -145,8 +147,18 @@ def test_one_off_added_from_another_process_while_running_airs(air_station):
     d = Daemon(bc, "--for", "12")
     t, text = at(4)
     p = subprocess.run(
-        [sys.executable, "-m", "broadcast", "--config", str(bc.config), "schedule", "add", "1",
-         "--at", text],
+        [
+            sys.executable,
+            "-m",
+            "broadcast",
+            "--config",
+            str(bc.config),
+            "schedule",
+            "add",
+            "1",
+            "--at",
+            text,
+        ],
         capture_output=True,
         text=True,
     )
@@ -220,8 +232,15 @@ def test_hooks_receive_villages_and_a_failing_hook_fails_the_airing(air_station,
     hook_log = tmp_path / "hooks.log"
     configure(
         bc,
-        pre_air=["sh", "-c", 'echo "on|$1|$2|$3" >> "$0"', str(hook_log), "{villages}", "{title}",
-                 "{programme}"],
+        pre_air=[
+            "sh",
+            "-c",
+            'echo "on|$1|$2|$3" >> "$0"',
+            str(hook_log),
+            "{villages}",
+            "{title}",
+            "{programme}",
+        ],
         post_air=["sh", "-c", 'echo "off|$1" >> "$0"', str(hook_log), "{villages}"],
     )
     one_off(bc, "1", 3, "--villages", "青石村,西河村")
@@ -283,5 +302,27 @@ def test_play_now_is_recorded(air_station):
     assert re.search(r"播出记录 1：《禁毒提醒》已播完（\d+ 秒）", r.output)
     (row,) = airings(bc)
     assert (row["kind"], row["status"], json.loads(row["villages"]), row["audience"]) == (
-        "play", "completed", ["杏花村"], 560)
+        "play",
+        "completed",
+        ["杏花村"],
+        560,
+    )
     assert row["operator"] == getpass.getuser()
+
+
+def test_colliding_airing_waits_up_to_the_grace_then_is_missed(air_station):
+    bc = air_station
+    configure(bc, grace=3)
+    first = one_off(bc, "2", 2)  # the long programme (about 10 s)
+    second = one_off(bc, "1", 4)  # due while the first is still on air
+    third = one_off(bc, "1", 14)  # after the first has ended: airs normally
+    d = Daemon(bc, "--for", "20")
+    assert d.wait() == 0, d.text()
+    rows = airings(bc)
+    assert [(r["scheduled_at"], r["status"]) for r in rows] == [
+        (first.isoformat(), "completed"),
+        (second.isoformat(), "missed"),
+        (third.isoformat(), "completed"),
+    ]
+    assert rows[1]["reason"] == "前一次播出尚未结束，等待超过宽限时间"
+    assert datetime.fromisoformat(rows[0]["ended_at"]) > second + timedelta(seconds=3)

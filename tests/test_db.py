@@ -83,7 +83,9 @@ def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
     with engine.begin() as conn:
         db.schema_migrations.create(conn)
         db.MIGRATIONS[0][2](conn)
-        conn.execute(db.schema_migrations.insert().values(version=1, description="v1", applied_at=NOW))
+        conn.execute(
+            db.schema_migrations.insert().values(version=1, description="v1", applied_at=NOW)
+        )
     engine.dispose()
     with sqlite3.connect(path) as conn:
         assert "kind" not in [r[1] for r in conn.execute("pragma table_info(scripts)")]
@@ -104,5 +106,7 @@ def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
         assert conn.execute("select title, text, kind, audio_file from scripts").fetchall() == [
             ("禁毒", "远离毒品", "text", None)
         ]
-        assert conn.execute("select script_id, status from queue_entries").fetchall() == [(1, "active")]
+        assert conn.execute("select script_id, status from queue_entries").fetchall() == [
+            (1, "active")
+        ]
         assert [r[0] for r in conn.execute("select version from schema_migrations")] == [1, 2, 3]

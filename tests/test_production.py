@@ -51,12 +51,18 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     (p,) = programmes(bc)
     assert p["engine"] == "edge" and p["voice"] == "zh-CN-YunyangNeural"
     assert "离线" not in r.output
-    assert re.search(r"已制作节目 1《反诈提醒》：0分\d\d秒，edge-tts zh-CN-YunyangNeural，响度 -1[56]\.\d LUFS", r.output)
+    assert re.search(
+        r"已制作节目 1《反诈提醒》：0分\d\d秒，edge-tts zh-CN-YunyangNeural，响度 -1[56]\.\d LUFS",
+        r.output,
+    )
     # what the service was asked to read: the title, then the script, with no Arabic digit
     spoken = "".join(req["text"] for req in edge_server.requests)
     assert spoken.startswith("反诈提醒。")
     assert "九六一一零" in spoken and not re.search(r"[0-9０-９]", spoken)
-    assert edge_server.requests[0]["voice"] == "Microsoft Server Speech Text to Speech Voice (zh-CN, YunyangNeural)"
+    assert (
+        edge_server.requests[0]["voice"]
+        == "Microsoft Server Speech Text to Speech Voice (zh-CN, YunyangNeural)"
+    )
     assert edge_server.requests[0]["rate"] == "-5%"
     file = Path(p["file"])
     assert file.parent == bc.folder / "audio" / "programmes" and file.suffix == ".mp3"
@@ -74,8 +80,12 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     assert edge_server.request_count == before  # no TTS request for an unchanged script
 
     # a new loudness target re-mixes from cached speech: still no request
-    bc.config.write_text(bc.config.read_text(encoding="utf-8").replace(
-        "loudness_lufs = -16.0", "loudness_lufs = -18.0"), encoding="utf-8")
+    bc.config.write_text(
+        bc.config.read_text(encoding="utf-8").replace(
+            "loudness_lufs = -16.0", "loudness_lufs = -18.0"
+        ),
+        encoding="utf-8",
+    )
     r = bc("produce", "1")
     assert r.exit_code == 0, r.output
     assert edge_server.request_count == before
@@ -89,7 +99,10 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     assert edge_server.request_count > before
     everything = json.loads(bc("programmes", "list", "--json", "--all").output)
     assert [(x["id"], x["status"]) for x in everything] == [
-        (1, "superseded"), (2, "superseded"), (3, "current")]
+        (1, "superseded"),
+        (2, "superseded"),
+        (3, "current"),
+    ]
 
 
 def test_refused_connection_falls_back_to_espeak_with_one_line(bc, short_script):
@@ -173,7 +186,9 @@ def test_espeak_only_production_reads_hotline_digit_by_digit(bc, short_script):
 
 
 def test_failed_production_keeps_the_queue_entry(bc, short_script):
-    text = bc.config.read_text(encoding="utf-8").replace('intro = "audio/intro.wav"', 'intro = "audio/missing.wav"')
+    text = bc.config.read_text(encoding="utf-8").replace(
+        'intro = "audio/intro.wav"', 'intro = "audio/missing.wav"'
+    )
     bc.config.write_text(text, encoding="utf-8")
     r = bc("queue", "add", str(short_script), "--no-produce")
     assert r.exit_code == 0
@@ -198,11 +213,22 @@ def test_prerecorded_audio_becomes_a_programme(bc, tmp_path):
     import subprocess
 
     wav = tmp_path / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-w", str(wav),
-                    "乡亲们好，今天讲一讲防范电信诈骗。"], check=True)
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            "cmn-latn-pinyin",
+            "-w",
+            str(wav),
+            "乡亲们好，今天讲一讲防范电信诈骗。",
+        ],
+        check=True,
+    )
     rec = tmp_path / "讲座录音.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-af", "volume=-12dB", "-c:a", "aac",
-                    str(rec)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(wav), "-af", "volume=-12dB", "-c:a", "aac", str(rec)],
+        check=True,
+    )
     r = bc("queue", "add", str(rec), "--title", "防诈讲座", "--topic", "反电诈")
     assert r.exit_code == 0, r.output
     (p,) = programmes(bc)

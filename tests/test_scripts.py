@@ -131,7 +131,11 @@ def test_docx_without_heading_uses_short_first_line(tmp_path):
             b"\xd0\xcf\x11\xe0",
             "old.doc: 不支持旧版 .doc；请在 WPS/Word 中“另存为”.docx 或 .txt",
         ),
-        ("a.pdf", b"%PDF-1.4", "a.pdf: 不支持的文件类型 .pdf；支持稿件 .txt、.md、.docx 和录音 .mp3、.m4a、.wav"),
+        (
+            "a.pdf",
+            b"%PDF-1.4",
+            "a.pdf: 不支持的文件类型 .pdf；支持稿件 .txt、.md、.docx 和录音 .mp3、.m4a、.wav",
+        ),
     ],
 )
 def test_bad_files_get_one_clear_line(tmp_path, name, data, message):
