@@ -53,6 +53,7 @@ class Airing:
     programme_hash: str | None
     operator: str
     audience: int
+    audible: bool | None = None  # None: nothing was played (missed, failed before playback)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -114,6 +115,7 @@ def insert(
     started_at: str | None = None,
     ended_at: str | None = None,
     reason: str | None = None,
+    audible: bool | None = None,
 ) -> int | None:
     """Insert one airing row; None when that slot and time already has one (never twice)."""
     from sqlalchemy.exc import IntegrityError
@@ -136,6 +138,7 @@ def insert(
         reason=reason,
         operator=operator,
         audience=audience,
+        audible=audible,
         **_values(what),
     )
     try:
@@ -216,21 +219,19 @@ def last_slot_entry(conn: Connection) -> int | None:
     return conn.execute(stmt).scalar()
 
 
-def query(
-    conn: Connection,
+def where(
+    stmt: Any,
     *,
     start: date | None = None,
     end: date | None = None,
     status: str | None = None,
     topic: str | None = None,
     village: str | None = None,
-) -> list[Airing]:
-    """Airings scheduled from ``start`` to ``end`` (inclusive dates), oldest first."""
-    from sqlalchemy import select
-
+) -> Any:
+    """Restrict a SELECT over ``airings`` to those scheduled from ``start`` to ``end``
+    (inclusive dates) with the given status, topic and village."""
     from .db import airings as a
 
-    stmt = select(a)
     if start is not None:
         stmt = stmt.where(a.c.scheduled_at >= start.isoformat())
     if end is not None:
@@ -241,5 +242,14 @@ def query(
         stmt = stmt.where(a.c.topic == topic)
     if village is not None:
         stmt = stmt.where(a.c.villages.like(f'%"{village}"%'))
-    stmt = stmt.order_by(a.c.scheduled_at, a.c.id)
+    return stmt
+
+
+def query(conn: Connection, **filters: Any) -> list[Airing]:
+    """Airings matching :func:`where`'s filters, oldest first."""
+    from sqlalchemy import select
+
+    from .db import airings as a
+
+    stmt = where(select(a), **filters).order_by(a.c.scheduled_at, a.c.id)
     return [_row(r) for r in conn.execute(stmt)]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -143,6 +144,8 @@ airings = Table(
     Column("programme_hash", String(64)),
     Column("operator", Text, nullable=False),
     Column("audience", Integer, nullable=False, server_default="0"),  # estimate, see report
+    # v4: whether the player could be heard (False: the null player on a PC without a sound card)
+    Column("audible", Boolean),
     UniqueConstraint("schedule_key", "scheduled_at", name="uq_airings_key_time"),
 )
 Index("ix_airings_scheduled", airings.c.scheduled_at)
@@ -163,7 +166,9 @@ daemon_runs = Table(
 def _as_of(table: Table, later_columns: tuple[str, ...]) -> Table:
     """``table`` as an earlier migration created it: without the columns added later."""
     old = MetaData()
-    frozen = table.to_metadata(old)
+    for t in metadata.sorted_tables:  # so foreign keys resolve in the copy
+        t.to_metadata(old)
+    frozen = old.tables[table.name]
     for name in later_columns:
         frozen._columns.remove(frozen.c[name])
     return frozen
@@ -183,8 +188,14 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    for table in (oneoffs, airings, daemon_runs):
+    for table in (oneoffs, _as_of(airings, ("audible",)), daemon_runs):
         table.create(conn)
+
+
+def _v4(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    conn.execute(text("ALTER TABLE airings ADD COLUMN audible BOOLEAN"))
 
 
 # (version, description, step). Append only; never edit a step that has shipped.
@@ -192,6 +203,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "scripts and queue", _v1),
     (2, "programmes; pre-recorded audio scripts", _v2),
     (3, "airing log, one-off airings, daemon runs", _v3),
+    (4, "airings record whether the airing was audible", _v4),
 ]
 LATEST = MIGRATIONS[-1][0]
 

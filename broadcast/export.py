@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -293,20 +293,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def where(stmt: Select[Any], filters: Filters) -> Select[Any]:
-    """Add the filters to a SELECT over ``airings`` (the same rules as :func:`airlog.query`)."""
-    from .db import airings as a
+    """Add the filters to a SELECT over ``airings`` (the airing log's own rules)."""
+    from . import airlog
 
-    if filters.start is not None:
-        stmt = stmt.where(a.c.scheduled_at >= filters.start.isoformat())
-    if filters.end is not None:
-        stmt = stmt.where(a.c.scheduled_at < (filters.end + timedelta(days=1)).isoformat())
-    if filters.status is not None:
-        stmt = stmt.where(a.c.status == filters.status)
-    if filters.topic is not None:
-        stmt = stmt.where(a.c.topic == filters.topic)
-    if filters.village is not None:
-        stmt = stmt.where(a.c.villages.like(f'%"{filters.village}"%'))
-    return stmt
+    return airlog.where(
+        stmt,
+        start=filters.start,
+        end=filters.end,
+        status=filters.status,
+        topic=filters.topic,
+        village=filters.village,
+    )
 
 
 def _rows(conn: Connection, filters: Filters, columns: Sequence[str] | None) -> Iterator[Any]:

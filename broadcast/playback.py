@@ -306,7 +306,11 @@ def air(
             return record("missed", "广播程序在功放预热时停止")
         with engine.begin() as conn:
             airing_id = airlog.insert(
-                conn, status="started", started_at=clock().isoformat(), **common
+                conn,
+                status="started",
+                started_at=clock().isoformat(),
+                **common,
+                audible=player.audible,
             )
         if airing_id is None:
             return Outcome(None, "duplicate")

@@ -150,6 +150,7 @@ class Figures:
     villages: dict[str, Line] = field(default_factory=dict)
     month_topics: dict[str, dict[str, int]] = field(default_factory=dict)
     others: dict[str, int] = field(default_factory=dict)  # status -> airings (not completed)
+    silent: int = 0  # completed airings of the null player (no sound card: nobody heard them)
 
     def add(self, g: Group) -> None:
         if g.status != "completed":
@@ -196,6 +197,7 @@ def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
     )
     for g in grouped(conn, period.filters()):
         fig.add(g)
+    fig.silent = silent_airings(conn, period)
     if fig.total.airings == 0:
         others = "、".join(
             f"{STATUS_LABELS[s]}{fig.others[s]}次" for s in OTHER_STATUSES if s in fig.others
@@ -206,6 +208,19 @@ def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
             f"未生成报告，请检查 --year 或 --from/--to"
         )
     return fig
+
+
+def silent_airings(conn: Connection, period: Period) -> int:
+    """Completed airings made by the null player (the PC had no sound card)."""
+    from sqlalchemy import false, func, select
+
+    from .db import airings as a
+    from .export import where
+
+    stmt = where(select(func.count()), period.filters()).where(
+        a.c.status == "completed", a.c.audible == false()
+    )
+    return conn.execute(stmt).scalar() or 0
 
 
 # --- words ---
@@ -219,7 +234,17 @@ def headline(fig: Figures) -> str:
         f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{t.hours}小时，"
         f"{_coverage(fig)}，受众约{t.audience}人次；其中{topics}。"
     )
-    return first + _others_sentence(fig)
+    return first + _silent_sentence(fig) + _others_sentence(fig)
+
+
+def _silent_sentence(fig: Figures) -> str:
+    """Disclose airings that ran through the chain but could not be heard (no sound card)."""
+    if not fig.silent:
+        return ""
+    return (
+        f"上述{fig.total.airings}次中有{fig.silent}次为电脑未接声卡时的静音计时"
+        "（播出记录“原因”栏注明“无声卡”），现场听不到，请核实后再引用。"
+    )
 
 
 def _coverage(fig: Figures) -> str:

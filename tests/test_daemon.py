@@ -135,7 +135,7 @@ def test_two_one_offs_complete_on_time(air_station):
     for r in rows:
         assert 0 <= lateness(r) < 1.0
         assert r["seconds_played"] > 1.0 and r["operator"] == "auto"
-        assert "静音播放器" in r["reason"]
+        assert "静音播放器" in r["reason"] and r["audible"] == 0
     assert json.loads(rows[1]["villages"]) == ["青石村", "东岭村"]
     assert rows[1]["audience"] == 1260 + 840  # population × factor 1.0
     assert rows[0]["audience"] == sum([1260, 840, 1105, 620, 735, 980, 1340, 560, 910])

@@ -212,3 +212,24 @@ def test_period_words():
     assert (span.label, span.slug) == ("2023年12月1日至2024年2月29日", "2023-12-01_2024-02-29")
     assert span.months() == ["2023-12", "2024-01", "2024-02"]
     assert report.parse_period(None, "2024-01-01", "2024-12-31").label == "2024年"
+
+
+def test_silent_airings_are_disclosed(station: Path):
+    """Airings of the null player (no sound card) are named in the paragraph, not hidden."""
+    rows = [
+        ("2024-03-01T07:00:00+08:00", "completed", 300.0, "禁毒", "禁毒", None, None),
+        ("2024-03-02T07:00:00+08:00", "completed", 300.0, "禁毒", "禁毒", None, "无声卡：静音计时"),
+    ]
+    fill(station, rows)
+    with sqlite3.connect(station / "station.db") as conn:
+        conn.execute("update airings set audible = (id = 1)")
+    cfg = config.load(station / "config.toml")
+    engine = db.open_station(cfg.database_url, "2025-01-05T09:00:00+08:00")
+    with engine.connect() as conn:
+        fig = report.compute(conn, cfg, report.Period(date(2024, 1, 1), date(2024, 12, 31)))
+    engine.dispose()
+    assert fig.silent == 1
+    assert (
+        "其中禁毒宣传2次。上述2次中有1次为电脑未接声卡时的静音计时（播出记录“原因”栏注明“无声卡”），"
+        "现场听不到，请核实后再引用。"
+    ) in report.headline(fig)
