@@ -436,6 +436,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     villages = _villages(data.get("villages"), problems)
     raw_slots = data.get("slots", [])
     slots: list[Slot] = []
+    accepted: list[tuple[int, Slot]] = []  # (position in the file, slot) for messages
     if not isinstance(raw_slots, list):
         problems.append(f"slots: 应写成 [[slots]] 表数组 (got {_fmt(raw_slots)})")
         raw_slots = []
@@ -449,7 +450,22 @@ def parse(data: dict[str, Any], path: Path) -> Config:
                     problems.append(
                         f"slots[{i}].villages: 未知的村 {v!r}，已配置：{'、'.join(villages)}"
                     )
+        same = next(
+            (
+                j
+                for j, other in accepted
+                if other.time == slot.time and set(other.days) & set(slot.days)
+            ),
+            None,
+        )
+        if same is not None:
+            problems.append(
+                f"slots[{i}].time: 与 slots[{same}] 时间相同（{slot.time:%H:%M}）；"
+                "同一时间要播多个节目请写 programmes = 2"
+            )
+            continue
         slots.append(slot)
+        accepted.append((i, slot))
     if problems:
         raise ConfigError([f"{path.name}: {p}" for p in problems])
     return Config(path=path, villages=villages, slots=tuple(slots), **sections)

@@ -241,7 +241,9 @@ class Daemon:
                 if one is not None:
                     self.air(schedule.oneoff_airing(one, list(self.cfg.villages)))
                 return
-            slot = next(s for s in self.cfg.slots if schedule.slot_key(s) == kind)
+            slot = next(  # slots may share a time on different days: the one for this day
+                s for s in self.cfg.slots if schedule.slot_key(s) == kind and at.weekday() in s.days
+            )
             with self.engine.connect() as conn:
                 state = schedule.load_state(conn, self.cfg.station.tz)
             for planned in schedule.slot_airings(state, slot, at, list(self.cfg.villages)):

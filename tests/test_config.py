@@ -135,11 +135,16 @@ def test_environment_variable_names_the_config(tmp_path, monkeypatch):
 
 def test_days_forms(tmp_path):
     text = MINIMAL + "".join(
-        f'[[slots]]\ntime = "07:00"\ndays = {d}\n'
-        for d in ('"daily"', '"mon-fri"', '["sat", "sun"]')
+        f'[[slots]]\ntime = "0{h}:00"\ndays = {d}\n'
+        for h, d in ((7, '"daily"'), (8, '"mon-fri"'), (9, '["sat", "sun"]'))
     )
     cfg = config.load(write(tmp_path, text))
     assert [s.days for s in cfg.slots] == [(0, 1, 2, 3, 4, 5, 6), (0, 1, 2, 3, 4), (5, 6)]
+    # the same time on days that do not overlap is fine (weekday and weekend slots)
+    text = MINIMAL + "".join(
+        f'[[slots]]\ntime = "07:00"\ndays = {d}\n' for d in ('"mon-fri"', '["sat", "sun"]')
+    )
+    assert len(config.load(write(tmp_path, text)).slots) == 2
 
 
 def test_show_round_trips(tmp_path):
@@ -149,3 +154,12 @@ def test_show_round_trips(tmp_path):
     assert again.villages == cfg.villages
     assert again.slots == cfg.slots
     assert again.tts == cfg.tts and again.audio == cfg.audio and again.playback == cfg.playback
+
+
+def test_two_slots_at_the_same_time_are_refused(tmp_path):
+    text = MINIMAL + '[[slots]]\ntime = "07:00"\n[[slots]]\ntime = "07:00:00"\n'
+    with pytest.raises(ConfigError) as e:
+        config.load(write(tmp_path, text))
+    assert e.value.problems == [
+        "config.toml: slots[2].time: 与 slots[1] 时间相同（07:00）；同一时间要播多个节目请写 programmes = 2"
+    ]
