@@ -326,3 +326,17 @@ def test_colliding_airing_waits_up_to_the_grace_then_is_missed(air_station):
     ]
     assert rows[1]["reason"] == "前一次播出尚未结束，等待超过宽限时间"
     assert datetime.fromisoformat(rows[0]["ended_at"]) > second + timedelta(seconds=3)
+
+
+def test_one_off_removed_while_running_does_not_air(air_station):
+    bc = air_station
+    d = Daemon(bc, "--for", "9")
+    kept = one_off(bc, "1", 5)
+    one_off(bc, "2", 4)
+    time.sleep(1.5)  # the daemon has picked both up by now
+    assert bc("schedule", "remove", "2").output == "已取消单次播出 2\n"
+    assert d.wait() == 0, d.text()
+    rows = airings(bc)
+    assert [(r["scheduled_at"], r["title"], r["status"]) for r in rows] == [
+        (kept.isoformat(), "禁毒提醒", "completed")
+    ]
