@@ -180,13 +180,18 @@ def finish(
     )
 
 
-def recover(conn: Connection, now_iso: str) -> list[int]:
-    """Rows left ``started`` by a crash or power cut become ``interrupted``; return their ids."""
+def recover(conn: Connection, now_iso: str, include_play: bool = True) -> list[int]:
+    """Rows left ``started`` by a crash or power cut become ``interrupted``; return their ids.
+
+    ``include_play=False`` leaves rows of `broadcast play` alone (one may be playing now)."""
     from sqlalchemy import select
 
     from .db import airings as a
 
-    ids = [r.id for r in conn.execute(select(a.c.id).where(a.c.status == "started"))]
+    stmt = select(a.c.id).where(a.c.status == "started")
+    if not include_play:
+        stmt = stmt.where(a.c.kind != "play")
+    ids = [r.id for r in conn.execute(stmt)]
     if ids:
         conn.execute(
             a.update()
@@ -211,7 +216,8 @@ def last_slot_entry(conn: Connection) -> int | None:
         .where(
             a.c.kind == "slot",
             a.c.queue_entry_id.is_not(None),
-            a.c.status.in_(("started", "completed", "interrupted")),
+            # a failed airing counts too, so one broken entry cannot hold up the rotation
+            a.c.status.in_(("started", "completed", "interrupted", "failed")),
         )
         .order_by(a.c.scheduled_at.desc(), a.c.id.desc())
         .limit(1)

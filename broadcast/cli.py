@@ -440,13 +440,18 @@ def run(st: Station, for_seconds: float | None, until: str | None) -> None:
     if for_seconds is not None and for_seconds <= 0:
         raise click.BadParameter("应大于 0", param_hint="--for")
     end = parse_at(until, st.cfg.station.tz) if until is not None else None
-    run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_log_line)
+    if end is not None and end <= st.now():
+        raise click.BadParameter(f"{until} 已经过去；请指定将来的时间", param_hint="--until")
+    run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_logger(st))
 
 
-def _log_line(message: str) -> None:
-    from datetime import datetime
+def _logger(st: Station):
+    """Daemon/player log lines stamped with the station's own clock (the timezone of config)."""
 
-    click.echo(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}")
+    def log(message: str) -> None:
+        click.echo(f"[{st.now():%Y-%m-%d %H:%M:%S}] {message}")
+
+    return log
 
 
 @cli.command("play")
@@ -459,7 +464,7 @@ def play(st: Station, item: str, villages: str | None) -> None:
 
     from .library import play_now
 
-    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _log_line))
+    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _logger(st)))
 
 
 @cli.group("log")

@@ -141,6 +141,22 @@ def _argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _player_argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
+    argv = _argv(v, ctx)
+    if not argv or not any("{file}" in a for a in argv):
+        raise _Invalid(
+            '应为播放命令，且含 {file}，例如 ["ffplay", "-nodisp", "-autoexit", "{file}"]'
+        )
+    return argv
+
+
+def _existing_file(v: Any, ctx: _Ctx) -> Path | None:
+    p = _path(optional=True)(v, ctx)
+    if p is not None and not p.is_file():
+        raise _Invalid(f'文件不存在：{p}；请放入该文件，或留空 "" 表示不用')
+    return p
+
+
 def _str_list(nonempty: bool = True, options: tuple[str, ...] | None = None) -> Validator:
     def check(v: Any, ctx: _Ctx) -> tuple[str, ...]:
         if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
@@ -295,9 +311,9 @@ class Audio:
     sample_rate: int = _opt(_int(8000, 96000), 44100)
     format: str = _opt(_choice("mp3", "wav", "ogg", "m4a"), "mp3")
     bitrate: str = _opt(_bitrate, "128k")
-    intro: Path | None = _opt(_path(optional=True), "audio/intro.wav")
-    outro: Path | None = _opt(_path(optional=True), "")
-    bed: Path | None = _opt(_path(optional=True), "")
+    intro: Path | None = _opt(_existing_file, "")
+    outro: Path | None = _opt(_existing_file, "")
+    bed: Path | None = _opt(_existing_file, "")
     programmes: Path = _opt(_path(), "audio/programmes")
     recordings: Path = _opt(_path(), "audio/recordings")
 
@@ -306,7 +322,7 @@ class Audio:
 class Playback:
     player: str = _opt(_choice("auto", "command", "null"), "auto")
     command: tuple[str, ...] = _opt(
-        _argv, ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}"]
+        _player_argv, ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}"]
     )
     pre_air: tuple[str, ...] = _opt(_argv, [])
     post_air: tuple[str, ...] = _opt(_argv, [])

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 RECONCILE_SECONDS = 1.0
 CONTROL_JOBS = ("reconcile", "stop")
+LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
+QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
 LOOKAHEAD = timedelta(hours=26)
 MISSED_LOOKBACK = timedelta(days=31)  # how far back an outage is written into the log
 
@@ -105,17 +107,29 @@ class Daemon:
 
     # --- start-up bookkeeping ---
 
+    def output_free(self) -> bool:
+        from .playback import lock_path, output_lock
+
+        with output_lock(lock_path(self.cfg), 0, self.stop) as free:
+            return free
+
     def recover_and_catch_up(self) -> None:
         """Finalise crashed airings; write ``missed`` rows for slots that passed while down."""
-        from sqlalchemy import func, select
+        from sqlalchemy import select
 
         from . import airlog, schedule
         from .db import daemon_runs
 
         t = self.now()
         with self.engine.begin() as conn:
-            crashed = airlog.recover(conn, t.isoformat())
-            last_seen = conn.execute(select(func.max(daemon_runs.c.last_seen))).scalar()
+            # a `broadcast play` in progress holds the output: its row is not a crash
+            crashed = airlog.recover(conn, t.isoformat(), include_play=self.output_free())
+            prev = conn.execute(
+                select(daemon_runs.c.started_at, daemon_runs.c.last_seen)
+                .order_by(daemon_runs.c.id.desc())
+                .limit(1)
+            ).first()
+            prev_start, last_seen = prev if prev else (None, None)
             self.run_id = conn.execute(
                 daemon_runs.insert().values(
                     pid=os.getpid(),
@@ -135,7 +149,12 @@ class Daemon:
             state = schedule.load_state(conn, tz)
             past: list[Any] = []
             if last_seen is not None:
-                since = max(datetime.fromisoformat(last_seen), lookback)
+                # a slot may have been waiting behind an airing when the power went
+                since = max(
+                    datetime.fromisoformat(last_seen) - self.grace - QUEUED_BEHIND,
+                    datetime.fromisoformat(prev_start),
+                    lookback,
+                )
                 for slot, at in schedule.occurrences(self.cfg.slots, since, until, tz):
                     past += [
                         replace(p, entry=None)
@@ -183,7 +202,8 @@ class Daemon:
                 self.cfg.slots, start, t + LOOKAHEAD, self.cfg.station.tz
             ):
                 key = schedule.slot_key(slot)
-                if not airlog.exists(conn, f"{key}#1", at.isoformat()):
+                keys = [f"{key}#{i}" for i in range(1, slot.programmes + 1)]
+                if not all(airlog.exists(conn, k, at.isoformat()) for k in keys):
                     jobs[f"{key}@{at.isoformat()}"] = (at, key, None)
             for o in schedule.load_state(conn, self.cfg.station.tz).oneoffs:
                 if start <= o.at < t + LOOKAHEAD and not airlog.exists(
@@ -252,6 +272,31 @@ class Daemon:
                 self.air(planned)
         except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
             self.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{e}")
+            self.record_failure(
+                kind, at, oneoff_id, f"广播程序内部错误：{e.__class__.__name__}: {e}"
+            )
+
+    def record_failure(self, kind: str, at: datetime, oneoff_id: int | None, reason: str) -> None:
+        """Nothing is silently skipped: an airing that could not even be attempted is `failed`."""
+        from . import airlog
+
+        key = f"oneoff:{oneoff_id}" if kind == "oneoff" else f"{kind}#1"
+        try:
+            with self.engine.begin() as conn:
+                airlog.insert(
+                    conn,
+                    schedule_key=key,
+                    kind="oneoff" if kind == "oneoff" else "slot",
+                    scheduled_at=at.isoformat(),
+                    villages=(),
+                    status="failed",
+                    operator=self.operator,
+                    audience=0,
+                    oneoff_id=oneoff_id,
+                    reason=reason,
+                )
+        except Exception as e:  # noqa: BLE001 - the database itself may be what failed
+            self.log(f"错误：无法写入播出记录：{e}")
 
     def air(self, p: Any) -> None:
         from .playback import Request, air
@@ -269,7 +314,7 @@ class Daemon:
             title=p.title,
             topic=p.topic,
         )
-        remaining = (p.at + self.grace - self.now()).total_seconds()
+        remaining = (p.at + self.grace - self.now()).total_seconds() + LATE_TOLERANCE
         busy = self.last_end is not None and self.last_end > p.at  # it queued behind an airing
         air(
             self.engine,

@@ -32,6 +32,11 @@ _TOPIC_SOURCE = {
 
 def _added_line(added: scripts.Added) -> str:
     s = added.script
+    if added.retopic is not None:
+        return (
+            f"稿件 {s.id}《{s.title}》已在稿件库中（内容相同）；"
+            f"主题已由“{added.retopic}”改为“{s.topic}”"
+        )
     if added.existing:
         return f"稿件 {s.id}《{s.title}》已在稿件库中（内容相同），未重复导入"
     return (
@@ -343,7 +348,8 @@ def play_now(
         topic=topic,
     )
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         out = playback.air(
             engine,
@@ -354,9 +360,11 @@ def play_now(
             stop,
             wait_seconds=0,
             log=log,
+            refuse_when_busy=True,
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if out.status == "completed":
         return f"播出记录 {out.airing_id}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
     from .airlog import STATUS_LABELS

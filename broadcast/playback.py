@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -96,28 +97,30 @@ class CommandPlayer:
         args = fill(self.argv, file=str(file))
         if shutil.which(args[0]) is None:
             raise PlaybackError(f"找不到播放程序 {args[0]}；请安装它，或修改 [playback] command")
-        t0 = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-        except OSError as e:
-            raise PlaybackError(f"无法启动播放程序 {args[0]}（{e.strerror}）") from e
-        last = t0
-        while proc.poll() is None:
-            if stop.wait(0.2):
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                return time.monotonic() - t0, False
-            if time.monotonic() - last >= PROGRESS_EVERY:
-                last = time.monotonic()
-                on_progress(last - t0)
-        played = time.monotonic() - t0
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty player never blocks
+            t0 = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+                )
+            except OSError as e:
+                raise PlaybackError(f"无法启动播放程序 {args[0]}（{e.strerror}）") from e
+            last = t0
+            while proc.poll() is None:
+                if stop.wait(0.2):
+                    proc.terminate()
+                    try:
+                        proc.wait(5)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                    return time.monotonic() - t0, False
+                if time.monotonic() - last >= PROGRESS_EVERY:
+                    last = time.monotonic()
+                    on_progress(last - t0)
+            played = time.monotonic() - t0
+            errors.seek(0)
+            err = errors.read().decode(errors="replace").strip()
         if proc.returncode != 0:
             raise PlaybackError(
                 f"播放程序 {args[0]} 出错（退出码 {proc.returncode}）：{err[-200:]}"
@@ -159,6 +162,8 @@ def run_hook(template: Sequence[str], what: str, **values: str) -> None:
         p = subprocess.run(args, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     except FileNotFoundError as e:
         raise PlaybackError(f"{what}命令不存在：{args[0]}") from e
+    except OSError as e:  # not executable, bad interpreter …
+        raise PlaybackError(f"{what}命令无法运行：{args[0]}（{e.strerror}）") from e
     except subprocess.TimeoutExpired as e:
         raise PlaybackError(f"{what}命令超时（60 秒）：{args[0]}") from e
     if p.returncode != 0:
@@ -232,8 +237,12 @@ def air(
     wait_seconds: float,
     log: Callable[[str], None] = lambda _m: None,
     late_reason: str | None = None,
+    refuse_when_busy: bool = False,
 ) -> Outcome:
-    """Carry out one airing and record it; never raises for a failed airing."""
+    """Carry out one airing and record it; never raises for a failed airing.
+
+    With ``refuse_when_busy`` (`broadcast play`), a busy output raises PlaybackError and
+    writes nothing: a manual play that was refused is not an airing."""
     from . import airlog
     from .programmes import get
 
@@ -266,8 +275,9 @@ def air(
     )
 
     def record(status: str, reason: str) -> Outcome:
+        """A row for an airing that never started: nobody heard it, so no audience."""
         with engine.begin() as conn:
-            new = airlog.insert(conn, status=status, reason=reason, **common)
+            new = airlog.insert(conn, status=status, reason=reason, **{**common, "audience": 0})
         log(
             f"{req.scheduled_at:%H:%M:%S} {what.title or '（无节目）'}：{airlog.STATUS_LABELS[status]}，{reason}"
         )
@@ -287,6 +297,10 @@ def air(
     if wait_seconds < 0:  # it waited behind other airings (or the PC slept) past its grace
         return record("missed", late_reason or "前一次播出尚未结束，等待超过宽限时间")
     with output_lock(lock_path(cfg), wait_seconds, stop) as free:
+        if not free and refuse_when_busy:
+            raise PlaybackError("正在播出另一个节目，请等它播完后再试")
+        if not free and stop.is_set():
+            return record("missed", "广播程序停止时仍在等待前一次播出结束")
         if not free:
             return record("missed", "与另一次播出冲突，等待超过宽限时间")
         with engine.connect() as conn:
@@ -322,32 +336,35 @@ def air(
             with engine.begin() as conn:
                 airlog.progress(conn, airing_id, seconds)
 
-        status, reason, played = "completed", None, 0.0
+        status, reason, played = "interrupted", "广播程序被停止（播放中断）", 0.0
         try:
             played, finished = player.play(
                 Path(programme.file), programme.duration_s, stop, on_progress
             )
-            if not finished:
-                status, reason = "interrupted", "广播程序被停止（播放中断）"
-            elif not player.audible:
-                reason = "无声卡：使用静音播放器，仅按节目时长计时，现场听不到声音"
+            if finished:
+                status, reason = "completed", None
+                if not player.audible:
+                    reason = "无声卡：使用静音播放器，仅按节目时长计时，现场听不到声音"
         except PlaybackError as e:
             status, reason = "failed", str(e)
-        with engine.begin() as conn:
-            airlog.finish(
-                conn,
-                airing_id,
-                status=status,
-                ended_at=clock().isoformat(),
-                seconds_played=played,
-                reason=reason,
+        except Exception as e:  # noqa: BLE001 - whatever happens, the row is finalised
+            status, reason = "failed", f"播放出错：{e.__class__.__name__}: {e}"
+        finally:  # also on KeyboardInterrupt/SystemExit: never leave the row `started`
+            with engine.begin() as conn:
+                airlog.finish(
+                    conn,
+                    airing_id,
+                    status=status,
+                    ended_at=clock().isoformat(),
+                    seconds_played=played,
+                    reason=reason,
+                )
+            log(
+                f"{req.scheduled_at:%H:%M:%S} 《{programme.title}》{airlog.STATUS_LABELS[status]}"
+                f"（{played:.0f} 秒）{'：' + reason if reason and status != 'completed' else ''}"
             )
-        log(
-            f"{req.scheduled_at:%H:%M:%S} 《{programme.title}》{airlog.STATUS_LABELS[status]}"
-            f"（{played:.0f} 秒）{'：' + reason if reason and status != 'completed' else ''}"
-        )
-        try:
-            run_hook(cfg.playback.post_air, "播后（功放/分区）", **values)
-        except PlaybackError as e:
-            log(f"警告：{e}")
+            try:
+                run_hook(cfg.playback.post_air, "播后（功放/分区）", **values)
+            except PlaybackError as e:
+                log(f"警告：{e}")
     return Outcome(airing_id, status, reason, played)

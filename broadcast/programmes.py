@@ -278,11 +278,26 @@ def produce_one(
             )
         ).inserted_primary_key[0]
         programme = get(conn, new_id)
-    for row in old:  # superseded files go; their rows stay for the airing log
+        pinned = _pinned(conn)
+    for row in old:  # superseded files go (their rows stay), unless a one-off still airs them
+        if row.id in pinned:
+            continue
         for f in (row.file, row.subtitles):
             if f and Path(f) != out and Path(f) != srt:
                 Path(f).unlink(missing_ok=True)
     return Outcome(script.id, script.title, programme, note=note)
+
+
+def _pinned(conn: Connection) -> set[int]:
+    """Programmes that a pending one-off (`schedule add pN`) will air: their files stay."""
+    from sqlalchemy import select
+
+    from .db import oneoffs
+
+    stmt = select(oneoffs.c.programme_id).where(
+        oneoffs.c.status == "pending", oneoffs.c.programme_id.is_not(None)
+    )
+    return {r[0] for r in conn.execute(stmt)}
 
 
 def queued_script_ids(conn: Connection) -> list[int]:

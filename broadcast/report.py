@@ -231,7 +231,7 @@ def headline(fig: Figures) -> str:
     t = fig.total
     topics = "、".join(f"{line.name}宣传{line.airings}次" for line in fig.topic_lines())
     first = (
-        f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{t.hours}小时，"
+        f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{_duration(t)}，"
         f"{_coverage(fig)}，受众约{t.audience}人次；其中{topics}。"
     )
     return first + _silent_sentence(fig) + _others_sentence(fig)
@@ -245,6 +245,13 @@ def _silent_sentence(fig: Figures) -> str:
         f"上述{fig.total.airings}次中有{fig.silent}次为电脑未接声卡时的静音计时"
         "（播出记录“原因”栏注明“无声卡”），现场听不到，请核实后再引用。"
     )
+
+
+def _duration(t: Line) -> str:
+    """Hours to one decimal; under six minutes in minutes, so a short period never reads 0.0."""
+    if t.minutes_x100 and hours(t.minutes_x100) == 0:
+        return f"{t.minutes_x100 / 100:.1f}分钟"
+    return f"{t.hours}小时"
 
 
 def _coverage(fig: Figures) -> str:

@@ -71,6 +71,7 @@ class State:
     candidates: tuple[Candidate, ...]
     oneoffs: tuple[OneOff, ...]
     last_entry_id: int | None
+    last_position: int | None = None  # its place in the queue (kept when it was removed)
 
 
 @dataclass(frozen=True)
@@ -141,16 +142,19 @@ def pick(
     day: date,
     slot_villages: tuple[str, ...] | str,
     all_villages: Sequence[str],
+    after_position: int | None = None,
 ) -> list[Candidate]:
-    """The next ``n`` entries after ``after_entry`` in queue order (round robin, each once)."""
+    """The next ``n`` entries after ``after_entry`` in queue order (round robin, each once).
+
+    When that entry has since been removed, the rotation goes on from its old place: the
+    entries behind it moved up one, to positions ≥ ``after_position``."""
     order = sorted(candidates, key=lambda c: c.position)
+    ids = [c.entry_id for c in order]
     start = 0
-    if after_entry is not None:
-        ids = [c.entry_id for c in order]
-        if after_entry in ids:
-            start = ids.index(after_entry) + 1
-        else:  # the last entry was removed since: continue from the entries after its place
-            start = 0
+    if after_entry in ids:
+        start = ids.index(after_entry) + 1
+    elif after_position is not None:
+        start = next((i for i, c in enumerate(order) if c.position >= after_position), 0)
     rotated = order[start:] + order[:start]
     chosen = []
     for c in rotated:
@@ -173,6 +177,7 @@ def slot_airings(
         at.date(),
         slot.villages,
         all_villages,
+        state.last_position,
     )
     out = []
     for i in range(slot.programmes):
@@ -207,7 +212,8 @@ def _advance(state: State, played: Sequence[Planned]) -> State:
         replace(c, completed=c.completed + 1) if c.entry_id in done else c for c in state.candidates
     )
     last = next((p.entry.entry_id for p in reversed(played) if p.entry is not None), None)
-    return replace(state, candidates=cands, last_entry_id=last)
+    pos = next((c.position for c in cands if c.entry_id == last), None)
+    return replace(state, candidates=cands, last_entry_id=last, last_position=pos)
 
 
 def plan(
@@ -291,7 +297,15 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
         )
         for r in rows
     )
-    return State(cands, ones, airlog.last_slot_entry(conn))
+    last = airlog.last_slot_entry(conn)
+    position = None
+    if last is not None:
+        from .db import queue_entries
+
+        position = conn.execute(
+            select(queue_entries.c.position).where(queue_entries.c.id == last)
+        ).scalar()
+    return State(cands, ones, last, position)
 
 
 # --- one-offs ---

@@ -102,6 +102,7 @@ class Added:
 
     script: Script
     existing: bool
+    retopic: str | None = None  # the old topic, when --topic corrected an existing script
 
 
 # --- reading ---
@@ -424,13 +425,25 @@ def add(
     """Store a script read by :func:`read`; the same content again returns the stored one."""
     from .db import scripts
 
+    if title is not None and not title.strip():
+        raise ScriptError("--title: 标题不能为空；不写 --title 时使用文件中的标题")
     existing = by_hash(conn, sf.sha256)
     if existing is not None:
+        if topic and check_topic(topic, topics) != existing.topic:  # staff correct a guess
+            conn.execute(
+                scripts.update()
+                .where(scripts.c.id == existing.id)
+                .values(topic=topic.strip(), topic_source="option")
+            )
+            return Added(get(conn, existing.id), True, retopic=existing.topic)
         return Added(existing, True)
     if topic:
         chosen, source = check_topic(topic, topics), "option"
     elif sf.topic:
-        chosen, source = check_topic(sf.topic, topics), "front-matter"
+        try:
+            chosen, source = check_topic(sf.topic, topics), "front-matter"
+        except ScriptError as e:
+            raise ScriptError(f"{sf.source_name}: 文件开头的 topic: {e}") from None
     else:
         guessed = guess_topic(f"{sf.title}\n{sf.text}", topics)
         chosen, source = (guessed, "guess") if guessed else (DEFAULT_TOPIC, "default")

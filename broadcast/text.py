@@ -12,8 +12,9 @@ previous ones):
 1. fold full-width / other Unicode digits to ASCII, and ``％：．`` between digits;
 2. the lexicon (see the comment at :func:`_apply_lexicon` for why it comes first);
 3. whitespace;
-4. telephone numbers (landline, 400/800, mobile), ISO dates, bracketed document years,
-   ordinals (第…), hotlines and numbers next to 电话/热线/拨打/…;
+4. telephone numbers (landline, 400/800, mobile), ISO dates, month·day dates (``12·4``;
+   ``12.4`` and ``12/4`` only in a date context), bracketed document years, ordinals
+   (第…), hotlines and numbers next to 电话/热线/拨打/…;
 5. thousands separators, ranges (``-～—`` between numbers → 至), clock times, ratios,
    years (4 digits before 年), percentages, fractions, dotted sequences;
 6. every other number: decimals, negatives, quantities (with 两), codes digit by digit;
@@ -96,11 +97,15 @@ _QTY_CUE = set("第共约达计超近逾有增减")
 _PHONE_CONTEXT = re.compile(
     r"电话|热线|专线|拨打|拨|致电|号码|手机|联系|举报|报警|咨询|客服|呼叫|求助|打"
 )
-_PHONE_AFTER = re.compile(r"热线|专线|电话|报警|急救|火警|求助")
+_PHONE_AFTER = re.compile(r"热线|专线|电话|报警|急救|火警|求助|客服")
 
 # Well-known short numbers; plus 123xx government hotlines and 95xxx bank/service numbers.
+# The carriers' 100xx service numbers are here too, except the round 10000 (China
+# Telecom), which is far more often a quantity: it is read digit by digit only next to a
+# phone word (拨打10000, 10000客服), like any other 5+ digit number.
 _HOTLINES = frozenset(
     {"110", "114", "119", "120", "122", "999", "12110", "12117", "12121", "96110", "12306"}
+    | {"10086", "10010", "10099", "10001", "10011", "10015", "10016", "10050", "10060"}
 )
 _HOTLINE_PATTERN = re.compile(r"123[0-9]{2}|95[0-9]{3}")
 
@@ -123,6 +128,25 @@ _MOBILE = re.compile(
 _ISO_DATE = re.compile(
     r"(?<![0-9.])((?:1[89]|20)[0-9]{2})([-/.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12][0-9]|3[01])"
     r"(?![0-9]|\.[0-9])"
+)
+# Month and day without a year. ``12·4`` (middle dot, bullet, katakana dot) is always a
+# date; ``12.4`` only before a day/festival name (12.4国家宪法日, 3.12植树节), else it is a
+# decimal; ``12/4`` before such a name or after 于/在/从/至/到 (截至), else a fraction.
+# A full-width ``．`` is folded to ``.`` first (it is also a decimal point: １．５万元).
+_MONTH = r"(0?[1-9]|1[0-2])"
+_DAY = r"(0?[1-9]|[12][0-9]|3[01])"
+_DOT_DATE = re.compile(rf"(?<![0-9.·•・]){_MONTH}\s?[·•・]\s?{_DAY}(?![0-9]|\s?[·•・.][0-9])")
+_POINT_DATE = re.compile(rf"(?<![0-9.]){_MONTH}\.{_DAY}(?![0-9]|\.[0-9])")
+_SLASH_DATE = re.compile(rf"(?<![0-9./]){_MONTH}/{_DAY}(?![0-9/]|\.[0-9])")
+# A day or festival name right after the number: up to 8 Han characters ending in 日 or
+# 节 (国家宪法日, 国际禁毒日, 植树节, 国家宪法日当天), but not 今日/每日/… or 节约/节目/….
+_FESTIVAL = re.compile(
+    r"\s?[\u4e00-\u9fff]{0,7}?(?:(?<![今昨明每当次近])日|节(?![约能水省目奏点制俭电课]))"
+)
+_DATE_PREP = ("于", "在", "从", "至", "到")
+_CHANGE_VERB = set("增降减升高低少加达占大小多缩扩")  # 降至1/3, 提高到1/2: a fraction
+_FRACTION_FOLLOW = re.compile(
+    r"\s?(?:的|以上|以下|左右|多|强|弱|倍|之|提高|增|降|减|上升|下降|扩大|缩小|升)"
 )
 _BRACKET_YEAR = re.compile(r"([〔\[【(（])\s*((?:1[89]|20)[0-9]{2})\s*([〕\]】)）])")
 _ORDINAL = re.compile(
@@ -211,6 +235,9 @@ def _numbers(t: str, one: str) -> str:
     t = _SERVICE.sub(lambda m: "，".join(_digits(g, one) for g in m.groups()), t)
     t = _MOBILE.sub(lambda m: _mobile(m, one), t)
     t = _ISO_DATE.sub(_iso_date, t)
+    t = _DOT_DATE.sub(_month_day, t)
+    t = _POINT_DATE.sub(lambda m: _month_day(m) if _before_festival(m) else m.group(), t)
+    t = _SLASH_DATE.sub(_slash_date, t)
     t = _BRACKET_YEAR.sub(lambda m: m.group(1) + _digits(m.group(2)) + m.group(3), t)
     t = _ORDINAL.sub(_ordinal, t)
     t = _PHONE_CANDIDATE.sub(lambda m: _phone_candidate(m, one), t)
@@ -247,6 +274,31 @@ def _mobile(m: re.Match[str], one: str) -> str:
 
 def _iso_date(m: re.Match[str]) -> str:
     return f"{_digits(m.group(1))}年{_cardinal(m.group(3))}月{_cardinal(m.group(4))}日"
+
+
+def _month_day(m: re.Match[str]) -> str:
+    return f"{_cardinal(m.group(1))}月{_cardinal(m.group(2))}日"
+
+
+def _before_festival(m: re.Match[str]) -> bool:
+    text, end = m.string, m.end()
+    return not _QTY_FOLLOW.match(text, end) and bool(_FESTIVAL.match(text, end))
+
+
+def _slash_date(m: re.Match[str]) -> str:
+    """``12/4`` is a date before a festival name or after 于/在/从/至/到, else a fraction."""
+    if _before_festival(m):
+        return _month_day(m)
+    text, start = m.string, m.start()
+    before = text[start - 1] if start else ""
+    if before not in _DATE_PREP:
+        return m.group()
+    if before in "至到" and start > 1 and text[start - 2] in _CHANGE_VERB:
+        return m.group()  # 降至1/3, 增加到1/2 (截至 stays a date)
+    proper = int(m.group(1)) < int(m.group(2))
+    if proper and _FRACTION_FOLLOW.match(text, m.end()):
+        return m.group()  # 在1/3的村民中, 从1/3提高到1/2
+    return _month_day(m)
 
 
 def _ordinal(m: re.Match[str]) -> str:

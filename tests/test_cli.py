@@ -358,3 +358,20 @@ def test_help_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_wrong_topic_guess_can_be_corrected(bc):
+    r = bc("scripts", "add", str(DRUGS))
+    assert r.output.rstrip().endswith("主题“禁毒”（按内容猜测，如有误请用 --topic 指定）")
+    r = bc("scripts", "add", str(DRUGS), "--topic", "普法")
+    assert (
+        r.output
+        == "稿件 1《远离新型毒品 守护健康生活》已在稿件库中（内容相同）；主题已由“禁毒”改为“普法”\n"
+    )
+    listed = json.loads(bc("scripts", "list", "--json").output)
+    assert [(s["topic"], s["topic_source"]) for s in listed] == [("普法", "option")]
+    r = bc("queue", "add", str(DRUGS), "--title", "  ", "--no-produce")
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: --title: 标题不能为空；不写 --title 时使用文件中的标题\n",
+    )

@@ -163,3 +163,13 @@ def test_two_slots_at_the_same_time_are_refused(tmp_path):
     assert e.value.problems == [
         "config.toml: slots[2].time: 与 slots[1] 时间相同（07:00）；同一时间要播多个节目请写 programmes = 2"
     ]
+
+
+def test_player_command_and_jingle_files_are_checked(tmp_path):
+    text = MINIMAL + '[audio]\nintro = "audio/none.wav"\n[playback]\ncommand = ["ffplay"]\n'
+    with pytest.raises(ConfigError) as e:
+        config.load(write(tmp_path, text))
+    assert e.value.problems == [
+        f'config.toml: audio.intro: 文件不存在：{tmp_path / "audio" / "none.wav"}；请放入该文件，或留空 "" 表示不用 (got "audio/none.wav")',
+        'config.toml: playback.command: 应为播放命令，且含 {file}，例如 ["ffplay", "-nodisp", "-autoexit", "{file}"] (got [\'ffplay\'])',
+    ]

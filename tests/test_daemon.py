@@ -340,3 +340,17 @@ def test_one_off_removed_while_running_does_not_air(air_station):
     assert [(r["scheduled_at"], r["title"], r["status"]) for r in rows] == [
         (kept.isoformat(), "禁毒提醒", "completed")
     ]
+
+
+def test_a_hook_that_cannot_run_fails_the_airing_with_its_reason(air_station, tmp_path):
+    bc = air_station
+    script = tmp_path / "amp-on.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")  # not executable: the commonest hook mistake
+    configure(bc, pre_air=[str(script), "{villages}"])
+    r = bc("play", "1")
+    assert r.exit_code == 1
+    assert r.output.endswith(
+        f"Error: 《禁毒提醒》失败：播前（功放/分区）命令无法运行：{script}（Permission denied）\n"
+    )
+    (row,) = airings(bc)
+    assert (row["status"], row["started_at"], row["audience"]) == ("failed", None, 0)

@@ -186,15 +186,16 @@ def test_espeak_only_production_reads_hotline_digit_by_digit(bc, short_script):
 
 
 def test_failed_production_keeps_the_queue_entry(bc, short_script):
+    (bc.folder / "audio" / "broken.wav").write_bytes(b"RIFF not really a wave file")
     text = bc.config.read_text(encoding="utf-8").replace(
-        'intro = "audio/intro.wav"', 'intro = "audio/missing.wav"'
+        'intro = "audio/intro.wav"', 'intro = "audio/broken.wav"'
     )
     bc.config.write_text(text, encoding="utf-8")
     r = bc("queue", "add", str(short_script), "--no-produce")
     assert r.exit_code == 0
     r = bc("produce", "--engine", "espeak")
     assert r.exit_code == 1
-    assert "稿件 1《反诈提醒》节目制作失败：" in r.output and "missing.wav" in r.output
+    assert "稿件 1《反诈提醒》节目制作失败：" in r.output and "broken.wav" in r.output
     assert r.output.endswith("Error: 1 个节目制作失败。\n")
     assert bc.db_counts()["queue_entries"] == 1 and bc.db_counts()["programmes"] == 0
     assert list((bc.folder / "audio" / "programmes").glob("*")) == []

@@ -130,7 +130,13 @@ def test_occurrences_use_the_station_timezone():
     assert [a.isoformat() for _, a in occ] == ["2026-12-02T07:00:00+08:00"]
 
 
-def test_pick_after_a_removed_entry_starts_from_the_top():
-    assert [
-        c.entry_id for c in pick([cand(1), cand(2)], 99, 1, date(2026, 12, 1), "all", VILLAGES)
-    ] == [1]
+def test_rotation_goes_on_after_a_removed_entry():
+    """A, B, C, D with C aired last; C removed (D moved up to position 3): D is next."""
+    a, b = cand(1), cand(2)
+    d = Candidate(**{**cand(4).__dict__, "position": 3})
+    day = date(2026, 12, 1)
+    assert [c.entry_id for c in pick([a, b, d], 3, 1, day, "all", VILLAGES, 3)] == [4]
+    # C was the last entry: the rotation wraps round to A
+    assert [c.entry_id for c in pick([a, b], 3, 1, day, "all", VILLAGES, 3)] == [1]
+    # no position known (nothing aired yet): from the top
+    assert [c.entry_id for c in pick([a, b], None, 1, day, "all", VILLAGES)] == [1]
