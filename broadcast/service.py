@@ -28,6 +28,8 @@ Type=simple
 User={user}
 WorkingDirectory={cfg.base}
 ExecStart={exe} --config {cfg.path} run
+# a system service has no desktop sound server: let ffplay talk to the sound card directly
+Environment=SDL_AUDIODRIVER=alsa
 Restart=on-failure
 RestartSec=10
 # SIGTERM: the airing in progress is recorded as interrupted, then the daemon exits

@@ -375,3 +375,12 @@ def test_a_wrong_topic_guess_can_be_corrected(bc):
         1,
         "Error: --title: 标题不能为空；不写 --title 时使用文件中的标题\n",
     )
+
+
+def test_service_unit_starts_the_daemon_at_boot(bc):
+    r = bc("service", "install", "--print")
+    assert r.exit_code == 0, r.output
+    unit = r.output
+    assert f"--config {bc.config} run" in unit
+    assert "Restart=on-failure" in unit and "WantedBy=multi-user.target" in unit
+    assert f"WorkingDirectory={bc.folder}" in unit
