@@ -241,8 +241,13 @@ def _silent_sentence(fig: Figures) -> str:
     """Disclose airings that ran through the chain but could not be heard (no sound card)."""
     if not fig.silent:
         return ""
+    which = (
+        f"上述{fig.total.airings}次均为"
+        if fig.silent == fig.total.airings
+        else f"上述{fig.total.airings}次中有{fig.silent}次为"
+    )
     return (
-        f"上述{fig.total.airings}次中有{fig.silent}次为电脑未接声卡时的静音计时"
+        f"{which}电脑未接声卡时的静音计时"
         "（播出记录“原因”栏注明“无声卡”），现场听不到，请核实后再引用。"
     )
 
