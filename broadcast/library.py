@@ -387,17 +387,15 @@ def log_listing(
     as_json: bool,
 ) -> str:
     from . import airlog
+    from .export import parse_filters
 
-    start = queue.parse_date(date_from, "--from") if date_from else None
-    end = queue.parse_date(date_to, "--to") if date_to else None
-    if start and end and start > end:
-        raise QueueError(f"--from {start} 晚于 --to {end}；请检查起止日期")
-    if topic:
-        scripts.check_topic(topic, cfg.station.topics)
-    if village:
-        queue.parse_villages(village, cfg.villages)
+    f = parse_filters(
+        cfg, date_from=date_from, date_to=date_to, status=status, topic=topic, village=village
+    )
     with engine.connect() as conn:
-        rows = airlog.query(conn, start=start, end=end, status=status, topic=topic, village=village)
+        rows = airlog.query(
+            conn, start=f.start, end=f.end, status=f.status, topic=f.topic, village=f.village
+        )
     if as_json:
         return to_json([a.as_dict() for a in rows])
     if not rows:

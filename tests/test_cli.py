@@ -384,3 +384,16 @@ def test_service_unit_starts_the_daemon_at_boot(bc):
     assert f"--config {bc.config} run" in unit
     assert "Restart=on-failure" in unit and "WantedBy=multi-user.target" in unit
     assert f"WorkingDirectory={bc.folder}" in unit
+
+
+def test_log_list_filters_and_bad_input(bc):
+    assert bc("log", "list").output == "没有符合条件的播出记录。\n"
+    assert bc("log", "list", "--json").output == "[]\n"
+    r = bc("log", "list", "--from", "2026-12-05", "--to", "2026-12-01")
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: --from 2026-12-05 晚于 --to 2026-12-01；请把开始日期写在 --from，结束日期写在 --to\n",
+    )
+    r = bc("log", "list", "--topic", "足球")
+    assert r.exit_code == 1 and r.output.startswith("Error: ") and "足球" in r.output
+    assert bc("log", "list", "--status", "played").exit_code == 2
