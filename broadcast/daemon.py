@@ -98,6 +98,7 @@ class Daemon:
         self.added: set[str] = set()
         self.last_end: datetime | None = None  # when the last airing of this run ended
         self._stopper: threading.Thread | None = None
+        self.on_air = threading.Lock()
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
 
     # --- clock ---
@@ -249,6 +250,10 @@ class Daemon:
 
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
+        with self.on_air:  # held while airing, so shutting down can wait for the row to be final
+            self._fire(kind, at, oneoff_id)
+
+    def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         from . import schedule
 
         if self.stop.is_set():
@@ -372,7 +377,9 @@ class Daemon:
                 signal.signal(s, h)
             self.stop.set()
             if self._stopper is not None:
-                self._stopper.join(60)  # the airing in progress is finalised first
+                self._stopper.join(10)
+            if self.on_air.acquire(timeout=60):  # the airing in progress is finalised first
+                self.on_air.release()
             with self.engine.begin() as conn:
                 t = self.now().isoformat()
                 conn.execute(
@@ -386,8 +393,10 @@ class Daemon:
         """Stop airing now; the airing in progress is finalised as interrupted."""
         self.stop.set()
         if self.scheduler is not None and self.scheduler.running and self._stopper is None:
+            # wait=False: a waiting shutdown holds APScheduler's job-store lock while a running
+            # reconcile job may need it (a deadlock); `run` waits for the airing itself instead
             self._stopper = threading.Thread(
-                target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True
+                target=self.scheduler.shutdown, kwargs={"wait": False}, daemon=True
             )
             self._stopper.start()
 

@@ -209,7 +209,7 @@ def test_kill_9_mid_airing_then_restart(air_station):
 
 def test_downtime_across_two_one_offs(air_station):
     bc = air_station
-    configure(bc, grace=4)
+    configure(bc, grace=6)  # `within` is ~3 s late at start-up, `beyond` ~10 s
     beyond = one_off(bc, "1", 2)
     within = one_off(bc, "1", 9)
     wait_for(lambda: now() > within + timedelta(seconds=2), 15)  # the daemon was down
@@ -222,7 +222,7 @@ def test_downtime_across_two_one_offs(air_station):
     ]
     assert rows[0]["reason"] == "广播程序未运行（停电、关机或程序未启动）"
     assert rows[0]["started_at"] is None and rows[0]["seconds_played"] == 0
-    assert 2.0 <= lateness(rows[1]) < 4.0  # once, late, from the beginning
+    assert 2.0 <= lateness(rows[1]) < 6.0  # once, late, from the beginning
     assert rows[1]["seconds_played"] > 1.0
     assert "错过 1 次播出" in d.text()
 
