@@ -273,7 +273,7 @@ def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_j
         )
         for p in items
     ]
-    return table(("时间", "时段", "节目", "主题", "", "覆盖村"), rows)
+    return table(("时间", "时段", "节目", "主题", "备注", "覆盖村"), rows)
 
 
 def _programme_for(conn, item: str):

@@ -384,12 +384,12 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
             f"{p.lufs:.1f}",
             f"{p.true_peak_dbtp:.1f}",
             p.produced_at[:16].replace("T", " "),
-            "" if p.status == "current" else "已替换",
+            "当前" if p.status == "current" else "已替换",
         )
         for p in items
     ]
     return table(
-        ("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", ""), rows
+        ("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", "状态"), rows
     )
 
 
