@@ -26,7 +26,6 @@ STATUS_LABELS = {
     "failed": "失败",
     "missed": "未播出",
 }
-KIND_LABELS = {"slot": "定时", "oneoff": "单次", "play": "手动"}
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def did_you_mean(value: str, known: Sequence[str]) -> str:
+    """'（是否为“青石村”？）' when a known name is close to ``value``, else ''."""
+    import difflib
+
+    hint = difflib.get_close_matches(value, list(known), n=1, cutoff=0.3)
+    return f"（是否为“{hint[0]}”？）" if hint else ""

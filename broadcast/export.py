@@ -14,10 +14,8 @@ recomputable from the CSV: both use the same integer arithmetic.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .airlog import STATUS_LABELS, STATUSES
+from .console import did_you_mean
 from .errors import ExportError
 
 if TYPE_CHECKING:
@@ -131,14 +130,13 @@ class ExportRequest:
 
 
 def parse_date(value: str, option: str) -> date:
-    """'2024-03-01' -> date; ExportError naming the option otherwise."""
-    text = value.strip()
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ExportError(f"{option}: 日期无效：{value}；请写成 2024-03-01 的格式") from None
+    """A date option (the same forms `queue add` takes); ExportError naming the option otherwise."""
+    from .queue import read_date
+
+    day = read_date(value)
+    if day is None:
+        raise ExportError(f"{option}: 日期无效：{value}；请写成 2024-03-01 的格式")
+    return day
 
 
 def check_period(start: date | None, end: date | None) -> None:
@@ -146,11 +144,6 @@ def check_period(start: date | None, end: date | None) -> None:
         raise ExportError(
             f"--from {start.isoformat()} 晚于 --to {end.isoformat()}；请把开始日期写在 --from，结束日期写在 --to"
         )
-
-
-def _close(value: str, known: Sequence[str]) -> str:
-    hint = difflib.get_close_matches(value, list(known), n=1, cutoff=0.3)
-    return f"（是否为“{hint[0]}”？）" if hint else ""
 
 
 def check_status(value: str) -> str:
@@ -167,7 +160,7 @@ def check_topic(value: str, topics: Sequence[str]) -> str:
     text = value.strip()
     if text not in topics:
         raise ExportError(
-            f"--topic: 未知的主题：{value}{_close(text, topics)}；可用主题：{'、'.join(topics)}"
+            f"--topic: 未知的主题：{value}{did_you_mean(text, topics)}；可用主题：{'、'.join(topics)}"
         )
     return text
 
@@ -176,7 +169,7 @@ def check_village(value: str, villages: Sequence[str]) -> str:
     text = value.strip()
     if text not in villages:
         raise ExportError(
-            f"--village: 未知的村：{value}{_close(text, villages)}；已配置的村：{'、'.join(villages)}"
+            f"--village: 未知的村：{value}{did_you_mean(text, villages)}；已配置的村：{'、'.join(villages)}"
         )
     return text
 

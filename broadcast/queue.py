@@ -44,32 +44,39 @@ class Entry:
         return d
 
 
-def parse_date(value: str, option: str) -> date:
-    """'2026-12-04' (or 2026/12/4, 2026.12.4) -> date; QueueError naming the option otherwise."""
+def read_date(value: str) -> date | None:
+    """'2026-12-04', '2026/12/4', '2026.12.4' or '2026年12月4日' -> date; None if it is not one."""
     import re
 
     m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", value.strip())
     try:
-        if not m:
-            raise ValueError
-        return date(int(m[1]), int(m[2]), int(m[3]))
+        return date(int(m[1]), int(m[2]), int(m[3])) if m else None
     except ValueError:
-        raise QueueError(f"{option}: 日期无效：{value}；请写成 2026-12-04 的格式") from None
+        return None
+
+
+def parse_date(value: str, option: str) -> date:
+    """A date option; QueueError naming the option otherwise."""
+    day = read_date(value)
+    if day is None:
+        raise QueueError(f"{option}: 日期无效：{value}；请写成 2026-12-04 的格式")
+    return day
 
 
 def parse_villages(value: str | None, known: dict[str, int]) -> tuple[str, ...] | str:
     """'all' / None -> 'all'; '大村,东村' (also ，、 separated) -> checked names."""
-    import difflib
     import re
+
+    from .console import did_you_mean
 
     if value is None or value.strip().lower() in ("all", "全部", ""):
         return "all"
     names = tuple(dict.fromkeys(n.strip() for n in re.split(r"[,，、\s]+", value) if n.strip()))
     for n in names:
         if n not in known:
-            hint = difflib.get_close_matches(n, list(known), n=1, cutoff=0.3)
-            extra = f"（是否为“{hint[0]}”？）" if hint else ""
-            raise QueueError(f"--villages: 未知的村：{n}{extra}；已配置的村：{'、'.join(known)}")
+            raise QueueError(
+                f"--villages: 未知的村：{n}{did_you_mean(n, known)}；已配置的村：{'、'.join(known)}"
+            )
     return names
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .errors import ScheduleError
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
-    from .config import Config, Slot
+    from .config import Slot
 
 
 @dataclass(frozen=True)
@@ -359,11 +359,3 @@ def remove_oneoff(conn: Connection, oneoff_id: int) -> None:
             f"找不到编号为 {oneoff_id} 的单次播出；用 `broadcast schedule list` 查看编号"
         )
     conn.execute(oneoffs.update().where(oneoffs.c.id == oneoff_id).values(status="removed"))
-
-
-def day_start(d: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(d, time(0), tzinfo=tz)
-
-
-def window(cfg: Config, now: datetime, days: int) -> tuple[datetime, datetime]:
-    return now, now + timedelta(days=days)

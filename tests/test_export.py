@@ -243,7 +243,7 @@ def test_format_comes_from_the_suffix(filled: Path, tmp_path: Path):
         (["--from", "2024-06-01", "--to", "2024-03-01"],
          "--from 2024-06-01 晚于 --to 2024-03-01；请把开始日期写在 --from，结束日期写在 --to"),
         (["--from", "2024-13-01"], "--from: 日期无效：2024-13-01；请写成 2024-03-01 的格式"),
-        (["--to", "2024/3/1"], "--to: 日期无效：2024/3/1；请写成 2024-03-01 的格式"),
+        (["--to", "2024/13/1"], "--to: 日期无效：2024/13/1；请写成 2024-03-01 的格式"),
         (["--topic", "反诈"],
          "--topic: 未知的主题：反诈（是否为“反电诈”？）；可用主题：普法、宪法、民法典、反电诈、禁毒、网络安全、防溺水、消防、扫黑除恶、交通安全、反邪教、未成年人保护、法律援助"),
         (["--village", "青石"],
@@ -334,3 +334,17 @@ def test_minutes_rounding_is_the_same_in_python_and_sql():
         ]
     assert sql == [minutes_x100(s) for s in seconds]
     assert [minutes_x100(s) for s in (0.3, 0.9, 301.8, 60.0)] == [1, 2, 503, 100]  # 0.005 -> 0.01
+
+
+def test_dates_take_the_same_forms_as_queue_add(filled: Path, tmp_path: Path):
+    """2024/1/1 and 2024年12月31日 work here too, as they do for `queue add --from`."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert (
+        run(
+            filled, "log", "export", "--from", "2024-01-01", "--to", "2024-12-31", "-o", a
+        ).exit_code
+        == 0
+    )
+    r = run(filled, "log", "export", "--from", "2024/1/1", "--to", "2024年12月31日", "-o", b)
+    assert r.exit_code == 0, r.output
+    assert read_csv(a) == read_csv(b)
