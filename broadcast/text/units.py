@@ -1,0 +1,180 @@
+"""Units and currency after numbers and ranges: 38℃, -7℃, 40kg, 60km/h, ¥8000, 25.00元."""
+
+from __future__ import annotations
+
+import re
+
+from .readings import cardinal, digits, liang, number_reading, quantity
+
+# 公斤 (everyday broadcasting usage) rather than 千克; one place to change it.
+KILOGRAM = "公斤"
+
+# Written unit → spoken unit. Longest first in the pattern, so km² wins over km and m.
+UNITS: dict[str, str] = {
+    "℃": "摄氏度",
+    "°C": "摄氏度",
+    "° C": "摄氏度",
+    "℉": "华氏度",
+    "°F": "华氏度",
+    "°": "度",
+    "kg": KILOGRAM,
+    "KG": KILOGRAM,
+    "Kg": KILOGRAM,
+    "mg": "毫克",
+    "μg": "微克",
+    "g": "克",
+    "t": "吨",
+    "km²": "平方公里",
+    "km2": "平方公里",
+    "m²": "平方米",
+    "㎡": "平方米",
+    "m2": "平方米",
+    "cm²": "平方厘米",
+    "m³": "立方米",
+    "m3": "立方米",
+    "cm³": "立方厘米",
+    "km/h": "公里每小时",
+    "km/H": "公里每小时",
+    "m/s": "米每秒",
+    "km": "公里",
+    "cm": "厘米",
+    "mm": "毫米",
+    "m": "米",
+    "mL": "毫升",
+    "ml": "毫升",
+    "ML": "毫升",
+    "L": "升",
+    "l": "升",
+    "kWh": "千瓦时",
+    "kwh": "千瓦时",
+    "KWH": "千瓦时",
+    "kW": "千瓦",
+    "kw": "千瓦",
+    "KW": "千瓦",
+    "W": "瓦",
+    "kV": "千伏",
+    "V": "伏",
+    "mA": "毫安",
+    "mAh": "毫安时",
+    "Hz": "赫兹",
+    "dB": "分贝",
+    "h": "小时",
+    "min": "分钟",
+    "ms": "毫秒",
+    "s": "秒",
+    "TB": "太字节",
+    "GB": "吉字节",
+    "MB": "兆字节",
+    "KB": "千字节",
+    "kb": "千字节",
+}
+TEMPERATURE = ("摄氏度", "华氏度", "度")
+# A unit symbol that the voice must never receive (checked by the tests too).
+UNIT_SYMBOLS = "℃℉°²³㎡¥￥$€£‰"
+
+_NUM = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
+_UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+_UNIT = re.compile(
+    rf"(?:(?<![A-Za-z0-9.])([-−]))?(?<![0-9.,])({_NUM})([万千亿]?)"
+    rf"(?: ?(?:[-－～~—]|至|到) ?(?:([-−])|(?<=[至到])(零下))?({_NUM})([万千亿]?))?"
+    rf" ?({_UNIT_ALT})(?![A-Za-z²³0-9])"
+)
+
+# Currency written before the amount, and codes written after it.
+_CURRENCY_BEFORE = {
+    "HK$": "港元",
+    "HKD": "港元",
+    "US$": "美元",
+    "USD": "美元",
+    "$": "美元",
+    "¥": "元",
+    "￥": "元",
+    "RMB": "元",
+    "CNY": "元",
+    "€": "欧元",
+    "EUR": "欧元",
+    "£": "英镑",
+    "GBP": "英镑",
+}
+_CURRENCY_AFTER = {"RMB": "元", "CNY": "元", "USD": "美元", "EUR": "欧元", "HKD": "港元"}
+_BEFORE_ALT = "|".join(re.escape(c) for c in sorted(_CURRENCY_BEFORE, key=len, reverse=True))
+_AFTER_ALT = "|".join(sorted(_CURRENCY_AFTER, key=len, reverse=True))
+_CURRENCY = re.compile(
+    rf"(?:(?<![A-Za-z0-9.])([-−]))?({_BEFORE_ALT}) ?({_NUM})"
+    rf"(?: ?(?:[-～~—]|至|到) ?(?:{_BEFORE_ALT})? ?({_NUM}))?([万千亿]*)"
+    r"( ?(?:元|块)(?:人民币)?|美元|欧元|英镑|港元|港币)?"
+)
+_CODE_AFTER = re.compile(rf"(?<![0-9.,])({_NUM})([万千亿]*) ?({_AFTER_ALT})(?![A-Za-z])")
+# An amount in 元 with one or two decimals: 25.00元 → 二十五元, 0.50元 → 五角, 12.35元 →
+# 十二元三角五分 (元角分, as a cashier or a county announcer says it).
+_YUAN = re.compile(r"(?<![0-9.,])([0-9]+(?:,[0-9]{3})*)\.([0-9]{1,2}) ?元")
+
+
+def read_currency(t: str) -> str:
+    """Currency symbols and codes around amounts; 元 amounts with decimals as 元角分."""
+    t = _CURRENCY.sub(_currency, t)
+    t = _CODE_AFTER.sub(lambda m: _amount(m.group(1)) + m.group(2) + _CURRENCY_AFTER[m.group(3)], t)
+    return _YUAN.sub(lambda m: _yuan_jiao_fen(m.group(1), m.group(2)), t)
+
+
+def read_units(t: str) -> str:
+    """Unit symbols after a number or a range of numbers."""
+    return _UNIT.sub(_unit, t)
+
+
+def _amount(num: str) -> str:
+    return quantity(num)
+
+
+def _currency(m: re.Match[str]) -> str:
+    sign = "负" if m.group(1) else ""
+    name = _CURRENCY_BEFORE[m.group(2)]
+    first, second, scale, written = m.group(3), m.group(4), m.group(5), m.group(6)
+    if written and written.strip() in ("美元", "欧元", "英镑", "港元", "港币"):
+        name = written.strip()
+    if not scale and not second and "." in first:
+        i, f = first.split(".", 1)
+        if len(f) <= 2 and name == "元":
+            return sign + _yuan_jiao_fen(i, f)
+    out = sign + _money(first, scale if not second else "")
+    if second:
+        out += "至" + _money(second, scale)
+    return out + name
+
+
+def _money(num: str, scale: str) -> str:
+    num = num.replace(",", "")
+    if "." in num:
+        i, f = num.split(".", 1)
+        f = f.rstrip("0")
+        reading = number_reading(f"{i}.{f}" if f else i)
+    else:
+        reading = quantity(num)
+    return reading + scale
+
+
+def _yuan_jiao_fen(int_part: str, frac: str) -> str:
+    """``25.00`` → 二十五元; ``0.50`` → 五角; ``12.05`` → 十二元零五分."""
+    yuan = int(int_part.replace(",", ""))
+    frac = (frac + "0")[:2]
+    jiao, fen = int(frac[0]), int(frac[1])
+    out = liang(cardinal(str(yuan))) + "元" if yuan or not (jiao or fen) else ""
+    if jiao:
+        out += digits(str(jiao)) + "角"
+    elif fen and yuan:
+        out += "零"
+    if fen:
+        out += digits(str(fen)) + "分"
+    return out
+
+
+def _unit(m: re.Match[str]) -> str:
+    sign1, first, scale1, sign2, below2, second, scale2, symbol = m.groups()
+    spoken = UNITS[symbol]
+    hot = spoken in TEMPERATURE
+    minus = "零下" if hot else "负"
+    two = not hot and not spoken.endswith("字节")
+    out = (minus if sign1 else "") + quantity(first, two) + scale1
+    if second is not None:
+        out += "至" + (minus if sign2 else below2 or "") + quantity(second, two) + scale2
+    return out + spoken
