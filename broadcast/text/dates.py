@@ -15,6 +15,11 @@ _ISO_DATE = re.compile(
     rf"(?<![0-9.]){_YEAR4}([-/.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12][0-9]|3[01])"
     r"(?![0-9]|\.[0-9])"
 )
+_ISO_DATE_LOOSE = rf"{_YEAR4}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12][0-9]|3[01])"
+# A range of full dates: 2024.7.1—2024.8.31 (the dash becomes 至).
+_ISO_RANGE = re.compile(
+    rf"(?<![0-9.])({_ISO_DATE_LOOSE}) ?(?:[-～~]|—{{1,2}}) ?(?={_ISO_DATE_LOOSE})"
+)
 # Year and month: 2019/06, 2019-06, 2019.06 (the dot only with a two-digit month or a
 # date word after it, so 2019.5万元 stays an amount).
 _YEAR_MONTH = re.compile(
@@ -31,12 +36,15 @@ _SLASH_DATE = re.compile(rf"(?<![0-9./]){_MONTH}/{_DAY}(?![0-9/]|\.[0-9])")
 # A day or festival name right after the number: up to 8 Han characters ending in 日 or
 # 节 (国家宪法日, 国际禁毒日, 植树节, 国家宪法日当天), but not 今日/每日/… or 节约/节目/….
 _FESTIVAL = re.compile(
-    r" ?[\u4e00-\u9fff]{0,7}?(?:(?<![今昨明每当次近])日|节(?![约能水省目奏点制俭电课]))"
+    r" ?[\u4e00-\u9fff]{0,9}?(?:(?<![今昨明每当次近])日|节(?![约能水省目奏点制俭电课]))"
 )
 _DATE_WORD = re.compile(
     r" ?(?:起|前|以前|之前|当天|上午|下午|晚上|晚|早上|凌晨|中午|零时|[（(](?:星期|周)|"
     r"(?:[-—～~至到] ?)?[0-9]{1,2}/[0-9]{1,2}(?![0-9/]))"
 )
+# Two month/day pairs joined by a dash are a range of dates (6/1-6/30), not fractions.
+_SLASH_RANGE = re.compile(rf"(?<![0-9./])({_MONTH}/{_DAY}) ?[-—～~] ?(?={_MONTH}/{_DAY}(?![0-9/]))")
+_AFTER_SLASH_DATE = re.compile(r"(?<![0-9./])[0-9]{1,2}/[0-9]{1,2} ?[-—～~至到] ?$")
 _DATE_PREP = ("于", "在", "从", "至", "到")
 _CHANGE_VERB = set("增降减升高低少加达占大小多缩扩")  # 降至1/3, 提高到1/2: a fraction
 _FRACTION_FOLLOW = re.compile(
@@ -67,10 +75,12 @@ _GENERATION = re.compile(r"(?<![0-9.])([0-9][05])(?=后(?![天年月日来面方
 
 def read_dates(t: str) -> str:
     """Full dates, year-months, month-days and bracketed document years."""
+    t = _ISO_RANGE.sub(lambda m: m.group(1) + "至", t)
     t = _ISO_DATE.sub(_iso_date, t)
     t = _YEAR_MONTH.sub(_year_month, t)
     t = _DOT_DATE.sub(_month_day, t)
     t = _POINT_DATE.sub(lambda m: _month_day(m) if _before_festival(m) else m.group(), t)
+    t = _SLASH_RANGE.sub(lambda m: m.group(1) + "至", t)
     t = _SLASH_DATE.sub(_slash_date, t)
     return _BRACKET_YEAR.sub(lambda m: m.group(1) + digits(m.group(2)) + m.group(3), t)
 
@@ -121,10 +131,8 @@ def _slash_date(m: re.Match[str]) -> str:
     text, start = m.string, m.start()
     before = text[start - 1] if start else ""
     if before not in _DATE_PREP:
-        if _DATE_WORD.match(text, m.end()) and not QTY_FOLLOW.match(text, m.end()):
-            return _month_day(m)
-        if start > 1 and text[start - 1] in "-—～~至到" and text[start - 2] == "日":
-            return _month_day(m)  # the end of a range of dates (6/1至6/30)
+        if _DATE_WORD.match(text, m.end()) or _AFTER_SLASH_DATE.search(text, 0, start):
+            return _month_day(m)  # 6/26起, 6/1至6/30
         return m.group()
     if before in "至到" and start > 1 and text[start - 2] in _CHANGE_VERB:
         return m.group()  # 降至1/3, 增加到1/2 (截至 stays a date)

@@ -14,7 +14,7 @@ _OPERATOR_SPLIT = re.compile(r" ?([-+×÷*xX]) ?")
 # Comparisons and ± before a number (年龄≥60岁, ±0.5); + × ÷ between numbers.
 _COMPARE = {"≥": "大于等于", "≤": "小于等于", "≠": "不等于", "±": "正负", "=": "等于"}
 _COMPARE_RE = re.compile(r" ?([≥≤≠±=]) ?(?=[-−]?[0-9])")
-_LESS_MORE = re.compile(r"(?<=[0-9%\u4e00-\u9fff]) ?([<>＜＞]) ?(?=[-−]?[0-9])")
+_LESS_MORE = re.compile(r"(?<=[0-9A-Za-z%\u4e00-\u9fff]) ?([<>＜＞]) ?(?=[-−]?[0-9])")
 _BETWEEN = re.compile(r"(?<=[0-9]) ?([+×÷]) ?(?=[0-9])")
 _PLUS_SIGN = re.compile(r"(?<![0-9A-Za-z])\+(?=[0-9])")
 

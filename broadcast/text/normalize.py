@@ -14,7 +14,7 @@ from .lines import read_list_marker
 from .maths import read_percents_fractions, read_ranges_and_clock, read_signs
 from .phones import read_codes, read_hotlines, read_phones
 from .readings import cardinal, decimal, digits, liang
-from .units import read_currency, read_units
+from .units import read_currency, read_lone_symbols, read_units
 from .words import QTY_CUE, QTY_FOLLOW, TWO_FOLLOW
 
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
@@ -73,15 +73,16 @@ def _line(t: str, one: str) -> str:
     t = read_dates(t)
     t = read_short_years(t)
     t = _ORDINAL.sub(_ordinal, t)
-    t = read_hotlines(t, one)
+    t = read_signs(t)
     t = read_currency(t)
     t = read_units(t)
-    t = read_signs(t)
+    t = read_hotlines(t, one)
     t = read_ranges_and_clock(t)
     t = read_years(t)
     t = read_percents_fractions(t)
     t = _NUMBER.sub(lambda m: _number(m, one), t)
-    return _LEFTOVER.sub(lambda m: digits(m.group()), t)  # last resort, never a digit
+    t = _LEFTOVER.sub(lambda m: digits(m.group()), t)  # last resort, never a digit
+    return read_lone_symbols(t)
 
 
 def _ordinal(m: re.Match[str]) -> str:

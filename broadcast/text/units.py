@@ -80,6 +80,20 @@ _UNIT = re.compile(
     rf" ?({_UNIT_ALT})(?![A-Za-z²³0-9])"
 )
 
+# A rate between two spoken units: 二十毫克/一百毫升 → 二十毫克每一百毫升.
+_PER = re.compile(r"(?<=[克升米吨斤时秒度])/(?=[零一二两三四五六七八九十百千万])")
+_LONE_WORDS = {
+    "℃": "摄氏度",
+    "℉": "华氏度",
+    "㎡": "平方米",
+    "¥": "元",
+    "￥": "元",
+    "€": "欧元",
+    "£": "英镑",
+    "‰": "千分号",
+}
+_LONE = re.compile("[" + "".join(_LONE_WORDS) + "]")
+
 # Currency written before the amount, and codes written after it.
 _CURRENCY_BEFORE = {
     "HK$": "港元",
@@ -118,8 +132,14 @@ def read_currency(t: str) -> str:
 
 
 def read_units(t: str) -> str:
-    """Unit symbols after a number or a range of numbers."""
-    return _UNIT.sub(_unit, t)
+    """Unit symbols after a number or a range of numbers; 毫克/一百毫升 → 毫克每一百毫升."""
+    t = _UNIT.sub(_unit, t)
+    return _PER.sub("每", t)
+
+
+def read_lone_symbols(t: str) -> str:
+    """A unit or currency symbol with no number before it (a line that starts with ℃)."""
+    return _LONE.sub(lambda m: _LONE_WORDS[m.group()], t)
 
 
 def _amount(num: str) -> str:
