@@ -44,6 +44,11 @@ _CODE = re.compile(
     rf"({_CODE_WORDS})(码|码号|号码|号)?( ?(?:是|为|：|:|共)? ?(?:[\u4e00-\u9fff](?=[A-Z]))?)"
     r"([A-Za-z]*[0-9][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)"
 )
+# A standard or model number: capitals (GB/T, ISO, JGJ) then digits, a year after a dash
+# (GB/T 9704-2012 → GB/T 九七零四杠二零一二).
+_STANDARD = re.compile(
+    r"(?<![A-Za-z0-9])(?!RMB|CNY|USD|EUR|HKD|GBP)([A-Z]{2,4}(?:/[A-Z])?)( ?)([0-9]{3,})(?:[-—]((?:19|20)[0-9]{2}))?(?![0-9])"
+)
 _CODE_NOT = re.compile(r" ?(?:位|个|次|张|种|天|年|元|万|人|份|名|分钟|小时|秒|岁|条|项)")
 
 
@@ -55,8 +60,16 @@ def read_phones(t: str, one: str) -> str:
 
 
 def read_codes(t: str, one: str) -> str:
-    """Codes named by the word before them, digit by digit."""
+    """Codes named by the word before them, and standard numbers, digit by digit."""
+    t = _STANDARD.sub(lambda m: _standard(m, one), t)
     return _CODE.sub(lambda m: _code(m, one), t)
+
+
+def _standard(m: re.Match[str], one: str) -> str:
+    out = m.group(1) + m.group(2) + digits(m.group(3), one)
+    if m.group(4):
+        out += "杠" + digits(m.group(4))
+    return out
 
 
 def read_hotlines(t: str, one: str) -> str:

@@ -80,8 +80,9 @@ _UNIT = re.compile(
     rf" ?({_UNIT_ALT})(?![A-Za-z²³0-9])"
 )
 
-# A rate between two spoken units: 二十毫克/一百毫升 → 二十毫克每一百毫升.
-_PER = re.compile(r"(?<=[克升米吨斤时秒度])/(?=[零一二两三四五六七八九十百千万])")
+# A rate: 二十毫克/一百毫升, 三元/斤, 五元/kg, 七十五微克/m³ → …每….
+_PER = re.compile(r"(?<=[克升米吨斤时秒度元角分次人天个件户])/(?=[\u4e00-\u9fff])")
+_PER_UNIT = re.compile(rf"(?<=[\u4e00-\u9fff])/ ?({_UNIT_ALT})(?![A-Za-z²³0-9])")
 _LONE_WORDS = {
     "℃": "摄氏度",
     "℉": "华氏度",
@@ -134,6 +135,7 @@ def read_currency(t: str) -> str:
 def read_units(t: str) -> str:
     """Unit symbols after a number or a range of numbers; 毫克/一百毫升 → 毫克每一百毫升."""
     t = _UNIT.sub(_unit, t)
+    t = _PER_UNIT.sub(lambda m: "每" + UNITS[m.group(1)], t)
     return _PER.sub("每", t)
 
 
