@@ -50,8 +50,13 @@ lint: setup
 	$(BIN)/ruff check broadcast tests bench audio
 	$(BIN)/ruff format --check broadcast tests bench audio
 
+# Each benchmark on its own line: make stops with an error as soon as one of them crashes.
 bench: setup
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/normalize.py
+	$(BIN)/python bench/production.py
+	$(BIN)/python bench/lateness.py
+	$(BIN)/python bench/export.py
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole
