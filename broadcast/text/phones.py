@@ -44,6 +44,13 @@ _CODE = re.compile(
     rf"({_CODE_WORDS})(码|码号|号码|号)?( ?(?:是|为|：|:|共)? ?(?:[\u4e00-\u9fff](?=[A-Z]))?)"
     r"([A-Za-z]*[0-9][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)"
 )
+# A court case number: （2024）冀0523民初123号 (year, court code, kind, serial number).
+_CASE_NUMBER = re.compile(
+    r"([（(〔\[])((?:19|20)[0-9]{2})([)）〕\]][\u4e00-\u9fff]{0,3})([0-9]{2,6})"
+    r"([\u4e00-\u9fff]{1,5})([0-9]{1,6})号"
+)
+# A room number: 501室, 1203房间 (a door plate, not an amount).
+_ROOM = re.compile(r"(?<![0-9.])([0-9]{3,4})(?=室|房间|号房)")
 # A standard or model number: capitals (GB/T, ISO, JGJ) then digits, a year after a dash
 # (GB/T 9704-2012 → GB/T 九七零四杠二零一二).
 _STANDARD = re.compile(
@@ -60,9 +67,24 @@ def read_phones(t: str, one: str) -> str:
 
 
 def read_codes(t: str, one: str) -> str:
-    """Codes named by the word before them, and standard numbers, digit by digit."""
+    """Codes named by the word before them, case and room numbers, standards: digit by digit."""
+    t = _CASE_NUMBER.sub(lambda m: _case_number(m, one), t)
+    t = _ROOM.sub(lambda m: digits(m.group(1), one), t)
     t = _STANDARD.sub(lambda m: _standard(m, one), t)
     return _CODE.sub(lambda m: _code(m, one), t)
+
+
+def _case_number(m: re.Match[str], one: str) -> str:
+    year, court, number = m.group(2), m.group(4), m.group(6)
+    return (
+        m.group(1)
+        + digits(year)
+        + m.group(3)
+        + digits(court, one)
+        + m.group(5)
+        + digits(number, one)
+        + "号"
+    )
 
 
 def _standard(m: re.Match[str], one: str) -> str:
