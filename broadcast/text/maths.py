@@ -15,10 +15,10 @@ _OPERATOR_SPLIT = re.compile(r" ?([-+×÷*xX]) ?")
 _COMPARE = {"≥": "大于等于", "≤": "小于等于", "≠": "不等于", "±": "正负", "=": "等于"}
 _COMPARE_RE = re.compile(r" ?([≥≤≠±=]) ?(?=[-−]?[0-9])")
 _LESS_MORE = re.compile(r"(?<=[0-9A-Za-z%\u4e00-\u9fff]) ?([<>＜＞]) ?(?=[-−]?[0-9])")
-_BETWEEN = re.compile(r"(?<=[0-9]) ?([+×÷]) ?(?=[0-9])")
+_BETWEEN = re.compile(r"(?<=[0-9]) ?(\+) ?(?=[0-9])|(?<=[0-9A-Za-z²³%]) ?([×÷*]) ?(?=[0-9])")
 _PLUS_SIGN = re.compile(r"(?<![0-9A-Za-z])\+(?=[0-9])")
 
-_CONNECTOR = re.compile(r"(?<=[0-9%‰年月日号])\s*(?:[-–~～]|—(?!—))\s*(?=[0-9])")
+_CONNECTOR = re.compile(r"(?<=[0-9%‰年月日号])\s*(?:[-–~～]|—(?!—))\s*(?=[0-9]|[-−][0-9])")
 _TIME = re.compile(
     r"(?<![0-9.:])([01]?[0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9]))?(?![0-9]|:[0-9])"
 )
@@ -43,7 +43,7 @@ def read_signs(t: str) -> str:
     t = _EQUATION.sub(_equation, t)
     t = _COMPARE_RE.sub(lambda m: _COMPARE[m.group(1)], t)
     t = _LESS_MORE.sub(lambda m: "小于" if m.group(1) in "<＜" else "大于", t)
-    t = _BETWEEN.sub(lambda m: _OPERATOR[m.group(1)], t)
+    t = _BETWEEN.sub(lambda m: _OPERATOR[m.group(1) or m.group(2)], t)
     return _PLUS_SIGN.sub("正", t)
 
 
