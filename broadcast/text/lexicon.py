@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -223,10 +224,24 @@ def for_engine(spoken: str, engine: str, lexicon: Mapping[str, str] | None = Non
 
 
 def _apply_spoken(spoken: str, table: Mapping[str, str]) -> str:
+    pattern, latin, other = _compile_spoken(tuple(sorted(table.items())))
+
+    def replace(m: re.Match[str]) -> str:
+        found = m.group()
+        return other.get(found) or latin.get(found.lower(), found)
+
+    return pattern.sub(replace, spoken)
+
+
+@functools.lru_cache(maxsize=16)
+def _compile_spoken(
+    items: tuple[tuple[str, str], ...],
+) -> tuple[re.Pattern[str], dict[str, str], dict[str, str]]:
+    """One pattern for an engine's entries (built once per lexicon, not once per chunk)."""
     from .normalize import normalize
 
     entries: dict[str, str] = {}
-    for key, value in table.items():
+    for key, value in items:
         said = normalize(value)
         entries[key] = said
         entries.setdefault(normalize(key), said)
@@ -238,10 +253,4 @@ def _apply_spoken(spoken: str, table: Mapping[str, str]) -> str:
             alternatives.append(rf"(?<![A-Za-z])(?i:{re.escape(key)})(?![A-Za-z])")
         else:
             alternatives.append(re.escape(key))
-    pattern = re.compile("|".join(alternatives))
-
-    def replace(m: re.Match[str]) -> str:
-        found = m.group()
-        return other.get(found) or latin.get(found.lower(), found)
-
-    return pattern.sub(replace, spoken)
+    return re.compile("|".join(alternatives)), latin, other

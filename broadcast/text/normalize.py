@@ -1,4 +1,22 @@
-"""The spoken form of a whole script: every rule, in order, one line at a time."""
+"""The spoken form of a whole script: every rule, in order, one line at a time.
+
+Order (each step only sees the digits the previous ones left):
+
+1. fold full-width / other Unicode digits to ASCII, and ``％：．／`` between digits;
+2. the ``[replace]`` lexicon, on the text as written;
+3. whitespace; then each line on its own (no rule crosses a line break):
+4. a list marker at the start of the line (1. 2、 （一） ① → 第一、; - • dropped);
+5. phones, then codes named by the word before them (尾号, 工号, 车牌 …), case, room and
+   standard numbers, digit by digit;
+6. dates (2024-06-26, 2019/06, 6/26 in a date context, 12·4), two-digit years and
+   generations (78年出生, 80后), ordinals (第…);
+7. signs and sums (± ≥ 3+5=8), currency (¥ $ € 元角分), units (℃ kg m² km/h …);
+8. hotlines as whole tokens (an approximation word after them does not matter);
+9. ranges (至), ratios and scores (比) where the context says so, clock times;
+10. four-digit years, percentages, fractions, dotted sequences;
+11. every other number: decimals, negatives, quantities (with 两), long codes digit by
+    digit; then any leftover digit, and a unit symbol with no number before it.
+"""
 
 from __future__ import annotations
 
