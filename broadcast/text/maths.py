@@ -24,7 +24,7 @@ _TIME = re.compile(
 )
 _RATIO = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?):([0-9]+(?:\.[0-9]+)?)(?![0-9])")
 # A colon between numbers is a ratio or a score, not a clock time, next to these words.
-_RATIO_BEFORE = re.compile(r"比例|比分|比值|配比|比率|按照?|兑|稀释|混合|赔率|战胜|击败|赢|输")
+_RATIO_BEFORE = re.compile(r"比例|比分|比值|配比|比率|兑|稀释|混合|赔率|战胜|击败")
 _RATIO_AFTER = re.compile(
     r"^ ?(?:的?(?:比例|比分|配比|比值)|兑|稀释|混合|调配|配制|获胜|战胜|击败|取胜|胜|负|领先|落后|"
     r"的比)"
