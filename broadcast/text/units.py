@@ -6,7 +6,8 @@ import re
 
 from .readings import cardinal, digits, liang, number_reading, quantity
 
-# 公斤 (everyday broadcasting usage) rather than 千克; one place to change it.
+# kg is read 公斤, not 千克: by ear 三千克 is either 3 kg or 3,000 g, 三公斤 is not.
+# One place to change it.
 KILOGRAM = "公斤"
 
 # Written unit → spoken unit. Longest first in the pattern, so km² wins over km and m.
