@@ -10,7 +10,7 @@ Order (each step only sees the digits the previous ones left):
    standard numbers, digit by digit;
 6. dates (2024-06-26, 2019/06, 6/26 in a date context, 12·4), two-digit years and
    generations (78年出生, 80后), ordinals (第…);
-7. signs and sums (± ≥ 3+5=8), currency (¥ $ € 元角分), units (℃ kg m² km/h …);
+7. signs and sums (± ≥ 3+5=8), currency (¥ $ €, 25.00元 → 二十五元), units (℃ kg m² km/h …);
 8. hotlines as whole tokens (an approximation word after them does not matter);
 9. ranges (至), ratios and scores (比) where the context says so, clock times;
 10. four-digit years, percentages, fractions, dotted sequences;

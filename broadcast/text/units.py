@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .readings import cardinal, digits, liang, number_reading, quantity
+from .readings import number_reading, quantity
 
 # kg is read 公斤, not 千克: by ear 三千克 is either 3 kg or 3,000 g, 三公斤 is not.
 # One place to change it.
@@ -121,16 +121,16 @@ _CURRENCY = re.compile(
     r"( ?(?:元|块)(?:人民币)?|美元|欧元|英镑|港元|港币)?"
 )
 _CODE_AFTER = re.compile(rf"(?<![0-9.,])({_NUM})([万千亿]*) ?({_AFTER_ALT})(?![A-Za-z])")
-# An amount in 元 with one or two decimals: 25.00元 → 二十五元, 0.50元 → 五角, 12.35元 →
-# 十二元三角五分 (元角分, as a cashier or a county announcer says it).
-_YUAN = re.compile(r"(?<![0-9.,])([0-9]+(?:,[0-9]{3})*)\.([0-9]{1,2}) ?元")
+# An amount in 元 with decimals: trailing zeros are not read (25.00元 → 二十五元, 0.50元 →
+# 零点五元, 12.05元 → 十二点零五元), the way 1.5万元 is read 一点五万元.
+_YUAN = re.compile(r"(?<![0-9.,])([0-9]+(?:,[0-9]{3})*\.[0-9]+) ?元")
 
 
 def read_currency(t: str) -> str:
-    """Currency symbols and codes around amounts; 元 amounts with decimals as 元角分."""
+    """Currency symbols and codes around amounts; no trailing zeros read (25.00元)."""
     t = _CURRENCY.sub(_currency, t)
-    t = _CODE_AFTER.sub(lambda m: _amount(m.group(1)) + m.group(2) + _CURRENCY_AFTER[m.group(3)], t)
-    return _YUAN.sub(lambda m: _yuan_jiao_fen(m.group(1), m.group(2)), t)
+    t = _CODE_AFTER.sub(lambda m: _money(m.group(1), m.group(2)) + _CURRENCY_AFTER[m.group(3)], t)
+    return _YUAN.sub(lambda m: _money(m.group(1), "") + "元", t)
 
 
 def read_units(t: str) -> str:
@@ -145,20 +145,12 @@ def read_lone_symbols(t: str) -> str:
     return _LONE.sub(lambda m: _LONE_WORDS[m.group()], t)
 
 
-def _amount(num: str) -> str:
-    return quantity(num)
-
-
 def _currency(m: re.Match[str]) -> str:
     sign = "负" if m.group(1) else ""
     name = _CURRENCY_BEFORE[m.group(2)]
     first, second, scale, written = m.group(3), m.group(4), m.group(5), m.group(6)
     if written and written.strip() in ("美元", "欧元", "英镑", "港元", "港币"):
         name = written.strip()
-    if not scale and not second and "." in first:
-        i, f = first.split(".", 1)
-        if len(f) <= 2 and name == "元":
-            return sign + _yuan_jiao_fen(i, f)
     out = sign + _money(first, scale if not second else "")
     if second:
         out += "至" + _money(second, scale)
@@ -166,29 +158,13 @@ def _currency(m: re.Match[str]) -> str:
 
 
 def _money(num: str, scale: str) -> str:
+    """``25.00`` → 二十五, ``0.50`` → 零点五, ``2`` → 两 (trailing zeros are not read)."""
     num = num.replace(",", "")
     if "." in num:
         i, f = num.split(".", 1)
         f = f.rstrip("0")
-        reading = number_reading(f"{i}.{f}" if f else i)
-    else:
-        reading = quantity(num)
-    return reading + scale
-
-
-def _yuan_jiao_fen(int_part: str, frac: str) -> str:
-    """``25.00`` → 二十五元; ``0.50`` → 五角; ``12.05`` → 十二元零五分."""
-    yuan = int(int_part.replace(",", ""))
-    frac = (frac + "0")[:2]
-    jiao, fen = int(frac[0]), int(frac[1])
-    out = liang(cardinal(str(yuan))) + "元" if yuan or not (jiao or fen) else ""
-    if jiao:
-        out += digits(str(jiao)) + "角"
-    elif fen and yuan:
-        out += "零"
-    if fen:
-        out += digits(str(fen)) + "分"
-    return out
+        return (number_reading(f"{i}.{f}") if f else quantity(i)) + scale
+    return quantity(num) + scale
 
 
 def _unit(m: re.Match[str]) -> str:
