@@ -54,3 +54,18 @@ def test_no_rule_crosses_a_line_break() -> None:
         if "\n" in written:
             parts = [normalize(p) for p in written.split("\n")]
             assert normalize(written) == "\n".join(parts), (category, written)
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("工号20318", "工号二零三幺八"),
+        ("卡号尾号3391", "卡号尾号三三九幺"),
+        ("可以拨打12315来反映", "可以拨打幺二三幺五来反映"),
+        ("车牌冀A12345", "车牌冀A幺二三四五"),
+        ("78年出生", "七八年出生"),  # years keep 一
+        ("送了111朵花", "送了一百一十一朵花"),  # counts keep 一
+    ],
+)
+def test_codes_follow_phone_one(written: str, spoken: str) -> None:
+    assert normalize(written, phone_one="幺") == spoken
