@@ -70,8 +70,6 @@ UNITS: dict[str, str] = {
     "kb": "千字节",
 }
 TEMPERATURE = ("摄氏度", "华氏度", "度")
-# A unit symbol that the voice must never receive (checked by the tests too).
-UNIT_SYMBOLS = "℃℉°²³㎡¥￥$€£‰"
 
 _NUM = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
