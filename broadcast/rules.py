@@ -169,6 +169,12 @@ def quiet_reason(w: Window, seconds: float | None = None) -> str:
     return f"{length}会播入静音时段 {w}，未开始播出（{w.law()}）"
 
 
+def zones_of(villages: Iterable[str], zones: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The zones every village of which is in ``villages`` (for hooks, records, the report)."""
+    have = set(villages)
+    return tuple(z for z, members in zones.items() if set(members) <= have)
+
+
 # --- blackouts ---
 
 
