@@ -300,3 +300,40 @@ def test_hooks_get_the_zones_an_airing_covers_in_full():
     assert rules.zones_of(("青石村",), ZONES) == ()
     argv = fill(["relay", "{zones}", "{villages}"], zones="东片", villages="青石村，东岭村")
     assert argv == ["relay", "东片", "青石村，东岭村"]
+
+
+# --- with the real CLI and daemon ---
+
+
+def test_one_off_in_quiet_hours_is_refused_with_one_line_and_nothing_written(bc, tmp_path):
+    from test_daemon import SHORT, add_script
+
+    add_script(bc, tmp_path, "短", SHORT)
+    before = bc.db_counts()["oneoffs"]
+    r = bc("schedule", "add", "1", "--at", "2030-01-01 22:30")
+    assert r.exit_code == 1
+    assert r.output == (
+        f"Error: --at: 22:30 在静音时段 22:00-06:00，不能安排播出（{NIGHT_LAW}）；"
+        "请改到静音时段以外\n"
+    )
+    assert bc.db_counts()["oneoffs"] == before
+
+
+def test_daemon_airs_nothing_and_records_nothing_on_a_no_broadcast_day(bc, tmp_path):
+    from datetime import timedelta
+
+    from test_daemon import SHORT, Daemon, add_script, airings, configure, now, one_off
+
+    configure(bc)
+    add_script(bc, tmp_path, "短", SHORT)
+    assert bc("queue", "add", "1", "--no-produce").exit_code == 0
+    one_off(bc, "1", 3)  # planned before the blackout was decided
+    configure(bc, slots=[now() + timedelta(seconds=2)])
+    today = now().date()
+    with bc.config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[[rules.blackout]]\nfrom = "{today}"\nuntil = "{today}"\nreason = "测试禁播"\n')
+    listed = bc("schedule", "list", "--json")
+    assert {p["suppressed"] for p in __import__("json").loads(listed.output)} == {"禁播：测试禁播"}
+    d = Daemon(bc, "--for", "5")
+    assert d.wait() == 0, d.text()
+    assert airings(bc) == []  # not an airing, and never missed
