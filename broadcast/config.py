@@ -809,6 +809,10 @@ def _rules_toml(cfg: Config, value: Callable[[Any], str]) -> list[str]:
             f"reason = {value(b.reason)}",
             f"times = {value([str(w) for w in b.times])}",
         ]
-        if b.villages != "all":
-            lines.append(f"villages = {value(b.villages)}")
+        if b.zones:
+            lines.append(f"zones = {value(b.zones)}")
+        in_zones = {v for z in b.zones for v in cfg.zones.get(z, ())}
+        rest = [v for v in b.villages if v not in in_zones] if b.villages != "all" else []
+        if rest:
+            lines.append(f"villages = {value(rest)}")
     return lines

@@ -163,12 +163,12 @@ class Daemon:
                         replace(p, entry=None)
                         for p in schedule.slot_airings(state, slot, at, villages)
                     ]
-            past += [
-                p
+            ones = [
+                schedule.oneoff_airing(o, villages, self.cfg.rules)
                 for o in state.oneoffs
                 if lookback <= o.at < until
-                and not (p := schedule.oneoff_airing(o, villages, self.cfg.rules)).suppressed
             ]
+            past += [p for p in ones if not p.suppressed]  # a no-broadcast time is not missed
             for p in past:
                 if airlog.exists(conn, p.key, p.at.isoformat()):
                     continue

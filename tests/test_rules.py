@@ -204,6 +204,9 @@ def test_blackout_by_zone_from_config(tmp_path):
     )
     (b,) = cfg.rules.blackouts
     assert (b.villages, b.zones, b.reason) == (("青石村", "东岭村"), ("东片",), "高考")
+    shown = tmp_path / "shown.toml"
+    shown.write_text(config.to_toml(cfg), encoding="utf-8")
+    assert config.load(shown).rules == cfg.rules  # `config show` round-trips the rules
 
 
 # --- holidays and 调休 ---
