@@ -327,7 +327,7 @@ def test_failed_decode_leaves_no_file(media, tmp_path):
 
 
 def test_crash_while_encoding_leaves_no_partial_file(media, tmp_path, monkeypatch):
-    import broadcast.mixing as mixing
+    import broadcast.mixing.mastering as mixing
 
     real = mixing._rendered
 
@@ -354,7 +354,7 @@ def test_crash_while_encoding_leaves_no_partial_file(media, tmp_path, monkeypatc
 def test_blockwise_loudness_matches_pyloudnorm(media):
     import pyloudnorm
 
-    from broadcast.mixing import _Meter
+    from broadcast.mixing.loudness import Meter as _Meter
 
     rng = np.random.default_rng(7)
     t = np.arange(int(7.3 * RATE)) / RATE
