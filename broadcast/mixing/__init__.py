@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from pydub import AudioSegment
+    from .compose import AudioSegment
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Format(NamedTuple):
 
 FORMATS = {
     "mp3": Format("mp3", "libmp3lame", (".mp3",), 0.4, "mp3", "mp3", 1105),
-    "wav": Format("wav", "pcm_s16le", (".wav",), 0.15, "s16le", "s16le"),
+    "wav": Format("wav", "pcm_s16le", (".wav",), 0.25, "s16le", "s16le"),
     "ogg": Format("ogg", "libvorbis", (".ogg", ".oga"), 0.45, "ogg", "ogg"),
     "m4a": Format(
         "ipod", "aac", (".m4a", ".mp4"), 0.55, "adts", "aac", 1024, ":movflags=+faststart"

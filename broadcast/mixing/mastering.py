@@ -27,7 +27,8 @@ from .loudness import Analyser, Meter, analyse, load_numeric
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
-    from pydub import AudioSegment
+
+    from .compose import AudioSegment
 
 log = logging.getLogger(__name__)
 
