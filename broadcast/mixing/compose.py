@@ -203,11 +203,6 @@ def compose(
     return segment(buf), voice_start
 
 
-def head(programme: AudioSegment, start: int, seconds: float) -> np.ndarray:
-    """float32 frames of ``programme`` from ``start`` (codec calibration excerpt)."""
-    return frames(programme, start, start + int(seconds * programme.frame_rate))
-
-
 def frames(programme: AudioSegment, start: int, end: int) -> np.ndarray:
     """float32 (frames, channels) of the programme at its nominal level (HEADROOM_DB undone)."""
     import numpy as np
@@ -215,7 +210,3 @@ def frames(programme: AudioSegment, start: int, end: int) -> np.ndarray:
     ch = programme.channels
     pcm = np.frombuffer(programme.raw_data, "<i2").reshape(-1, ch)[start:end]
     return pcm.astype(np.float32) * np.float32(10 ** (HEADROOM_DB / 20) / 32768)
-
-
-def total_frames(programme: AudioSegment) -> int:
-    return int(programme.frame_count())
