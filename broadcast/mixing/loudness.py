@@ -134,14 +134,14 @@ class Meter:
         return gated_loudness(np.array(self.segments + [self.acc]), self.frames, self.rate)
 
 
-def _kernels() -> np.ndarray:
-    """(OVERSAMPLE-1, 2*_HALF) reversed kernels giving x(m + k/OVERSAMPLE) from x[m-H+1 .. m+H]."""
+def _kernels(oversample: int) -> np.ndarray:
+    """(oversample-1, 2*_HALF) reversed kernels giving x(m + k/oversample) from x[m-H+1 .. m+H]."""
     import numpy as np
 
     taps = np.arange(-_HALF + 1, _HALF + 1)
     rows = []
-    for k in range(1, OVERSAMPLE):
-        t = taps - k / OVERSAMPLE
+    for k in range(1, oversample):
+        t = taps - k / oversample
         h = np.sinc(t) * np.i0(9.0 * np.sqrt(1.0 - (t / _HALF) ** 2)) / np.i0(9.0)
         rows.append(h / h.sum())
     return np.array(rows, dtype=np.float32)[:, ::-1].copy()
@@ -154,7 +154,9 @@ class Analyser:
     K-weights. Feed chunks whose length is a multiple of BLK except the last.
     """
 
-    def __init__(self, rate: int, channels: int, blocks: bool = False):
+    def __init__(
+        self, rate: int, channels: int, blocks: bool = False, oversample: int = OVERSAMPLE
+    ):
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
@@ -162,7 +164,7 @@ class Analyser:
 
         self.meter = Meter(rate, channels)
         self.blocks = blocks
-        self.kernels = _kernels()
+        self.kernels = _kernels(oversample)
         self.spectra: dict[int, np.ndarray] = {}
         self.hist = np.zeros((2 * BLK, channels), dtype=np.float32)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="truepeak")
