@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 
 from broadcast.errors import MixError
 
-from .loudness import analyse
+from .loudness import BLK, analyse
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -130,13 +130,25 @@ def decode(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
 
 
 def _trimmed(chunks: Iterable[np.ndarray], skip: int, keep: int) -> Iterator[np.ndarray]:
-    """Drop the first ``skip`` frames and anything after ``keep`` frames."""
-    pos = 0
+    """Drop the first ``skip`` frames and anything after ``keep`` frames.
+
+    Yields whole analysis blocks (all but the last chunk a multiple of BLK frames), so the
+    true-peak meter never sees padding in the middle of the stream.
+    """
+    import numpy as np
+
+    pos, carry = 0, np.zeros((0, 1), dtype=np.float32)
     for x in chunks:
         lo, hi = max(0, skip - pos), min(len(x), skip + keep - pos)
         pos += len(x)
         if hi > lo:
-            yield x[lo:hi]
+            x = np.concatenate([carry, x[lo:hi]]) if len(carry) else x[lo:hi]
+            n = len(x) // BLK * BLK
+            if n:
+                yield x[:n]
+            carry = x[n:]
+    if len(carry):
+        yield carry
 
 
 def encode(
