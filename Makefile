@@ -55,7 +55,7 @@ bench: setup
 	$(BIN)/python bench/startup.py 5
 	$(BIN)/python bench/production.py --runs 1 --rss 5
 	$(BIN)/python bench/export.py --rows 20000
-	$(BIN)/python bench/lateness.py --count 5 --spacing 2
+	$(BIN)/python bench/lateness.py --count 5 --spacing 3
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole
