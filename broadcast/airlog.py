@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -319,6 +320,7 @@ class Journal:
         self.busy_ms = busy_ms
         self.memory: list[dict[str, Any]] = []
         self.problem: str | None = None  # the last database trouble, for the daemon's log
+        self.lock = threading.RLock()  # the airing and the reconciler write through one journal
 
     def _ops(self) -> list[dict[str, Any]]:
         ops: list[dict[str, Any]] = []
@@ -368,6 +370,10 @@ class Journal:
 
     def replay(self, engine: Engine) -> int:
         """Apply the kept writes in order; return how many were applied (stops at the first refusal)."""
+        with self.lock:
+            return self._replay(engine)
+
+    def _replay(self, engine: Engine) -> int:
         from sqlalchemy.exc import SQLAlchemyError
 
         ops = self._ops()
@@ -422,8 +428,14 @@ class Journal:
         if "values" in fields and isinstance(fields["values"].get("what"), What):
             fields["values"] = {**fields["values"], "what": _values(fields["values"]["what"])}
         item = {"uid": uuid.uuid4().hex, "op": op, **fields}
+        with self.lock:
+            return self._write(engine, item)
+
+    def _write(self, engine: Engine, item: dict[str, Any]) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         if self.memory or (self.path is not None and self.path.exists()):
-            self.replay(engine)
+            self._replay(engine)
         if not self.memory and not (self.path is not None and self.path.exists()):
             try:
                 return self._apply(engine, item)

@@ -322,7 +322,10 @@ class Audio:
 class Playback:
     player: str = _opt(_choice("auto", "command", "null"), "auto")
     command: tuple[str, ...] = _opt(
-        _player_argv, ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}"]
+        _player_argv,
+        # ffmpeg, not ffplay: ffplay exits 0 when it cannot open the sound device or the file
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-i", "{file}"]
+        + ["-f", "alsa", "default"],
     )
     pre_air: tuple[str, ...] = _opt(_argv, [])
     post_air: tuple[str, ...] = _opt(_argv, [])

@@ -177,7 +177,7 @@ class CommandPlayer:
             played = time.monotonic() - t0
             errors.seek(0)
             err = " ".join(errors.read().decode(errors="replace").split())
-        said = f"：{err[-200:]}" if err else ""
+        said = f"：{err[:200]}" if err else ""
         if proc.returncode != 0:
             raise PlayerFailed(
                 f"播放程序 {args[0]} 出错（退出码 {proc.returncode}，播放 {played:.1f} 秒）{said}",
@@ -306,6 +306,9 @@ def journal_path(cfg: Config) -> Path:
     """The journal of airing-log writes the database refused (see :class:`airlog.Journal`)."""
     from .airlog import JOURNAL_NAME
 
+    url = cfg.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":  # beside the database file
+        return Path(url.removeprefix("sqlite:///")).parent / JOURNAL_NAME
     return cfg.base / JOURNAL_NAME
 
 

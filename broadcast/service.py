@@ -28,7 +28,7 @@ Type=simple
 User={user}
 WorkingDirectory={cfg.base}
 ExecStart={exe} --config {cfg.path} run
-# a system service has no desktop sound server: let ffplay talk to the sound card directly
+# a system service has no desktop sound server: let SDL players talk to the sound card directly
 Environment=SDL_AUDIODRIVER=alsa
 Restart=on-failure
 RestartSec=10
