@@ -91,6 +91,28 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 pass_station = click.make_pass_decorator(Station)
 
 
+class Number(click.ParamType):
+    """A whole number in ``low..high`` (a database id fits SQLite's 64-bit INTEGER)."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (Click's signature)
+        try:
+            n = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            self.fail(f"应为整数：{value}", param, ctx)
+        if not self.low <= n <= self.high:
+            self.fail(f"应在 {self.low} 到 {self.high} 之间：{value}", param, ctx)
+        return n
+
+
+ID = Number(1, 2**63 - 1)
+COUNT = Number(1, 1_000_000)
+
+
 # --- config ---
 
 
@@ -151,7 +173,7 @@ def scripts_list(st: Station, as_json: bool) -> None:
 
 
 @scripts_group.command("show")
-@click.argument("script_id", type=int)
+@click.argument("script_id", type=ID)
 @pass_station
 def scripts_show(st: Station, script_id: int) -> None:
     """显示一篇稿件的信息和全文。例：broadcast scripts show 1"""
@@ -172,7 +194,7 @@ def queue_group() -> None:
 @click.argument("items", nargs=-1, required=True)
 @click.option("--topic", help="主题（导入新文件时使用）。")
 @click.option("--title", help="标题（导入新文件时使用）。")
-@click.option("--times", type=int, help="播出次数（不写则不限次数）。")
+@click.option("--times", type=COUNT, help="播出次数（不写则不限次数）。")
 @click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-12-01。")
 @click.option("--until", "date_until", metavar="DATE", help="结束日期，如 2026-12-31。")
 @click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
@@ -233,7 +255,7 @@ def queue_list(st: Station, as_json: bool, include_removed: bool) -> None:
 
 
 @queue_group.command("remove")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ID)
 @pass_station
 def queue_remove(st: Station, entry_id: int) -> None:
     """从待播队列移除一条。例：broadcast queue remove 2"""
@@ -243,8 +265,8 @@ def queue_remove(st: Station, entry_id: int) -> None:
 
 
 @queue_group.command("move")
-@click.argument("entry_id", type=int)
-@click.option("--to", "to", type=int, required=True, help="新位置（1 表示下一个播出）。")
+@click.argument("entry_id", type=ID)
+@click.option("--to", "to", type=COUNT, required=True, help="新位置（1 表示下一个播出）。")
 @pass_station
 def queue_move(st: Station, entry_id: int, to: int) -> None:
     """调整待播顺序。例：broadcast queue move 4 --to 1"""
@@ -295,7 +317,7 @@ def _produce(
 
 
 @cli.command("produce")
-@click.argument("script_ids", nargs=-1, type=int)
+@click.argument("script_ids", nargs=-1, type=ID)
 @click.option("--all", "all_queued", is_flag=True, help="制作待播队列中的全部稿件。")
 @click.option(
     "--engine",
@@ -341,7 +363,7 @@ def programmes_list(st: Station, as_json: bool, include_superseded: bool) -> Non
 
 
 @programmes_group.command("show")
-@click.argument("programme_id", type=int)
+@click.argument("programme_id", type=ID)
 @pass_station
 def programmes_show(st: Station, programme_id: int) -> None:
     """显示一个节目的详细信息。例：broadcast programmes show 1"""
@@ -382,7 +404,7 @@ def schedule_group() -> None:
 
 
 @schedule_group.command("list")
-@click.option("--days", type=int, default=1, show_default=True, help="查看今后几天。")
+@click.option("--days", type=Number(1, 366), default=1, show_default=True, help="查看今后几天。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @pass_station
 def schedule_list(st: Station, days: int, as_json: bool) -> None:
@@ -412,7 +434,7 @@ def schedule_add(st: Station, item: str, at: str, villages: str | None) -> None:
 
 
 @schedule_group.command("remove")
-@click.argument("oneoff_id", type=int)
+@click.argument("oneoff_id", type=ID)
 @pass_station
 def schedule_remove(st: Station, oneoff_id: int) -> None:
     """取消一次单次播出。例：broadcast schedule remove 2"""
@@ -437,12 +459,17 @@ def run(st: Station, for_seconds: float | None, until: str | None) -> None:
 
     if for_seconds is not None and until is not None:
         raise click.UsageError("--for 和 --until 只能用一个")
-    if for_seconds is not None and for_seconds <= 0:
-        raise click.BadParameter("应大于 0", param_hint="--for")
-    end = parse_at(until, st.cfg.station.tz) if until is not None else None
+    if for_seconds is not None and not 0 < for_seconds <= MAX_RUN_SECONDS:  # nan fails too
+        raise click.BadParameter(
+            f"应为大于 0、不超过 {MAX_RUN_SECONDS} 的秒数（一年）", param_hint="--for"
+        )
+    end = parse_at(until, st.cfg.station.tz, "--until") if until is not None else None
     if end is not None and end <= st.now():
         raise click.BadParameter(f"{until} 已经过去；请指定将来的时间", param_hint="--until")
     run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_logger(st))
+
+
+MAX_RUN_SECONDS = 366 * 86400
 
 
 def _logger(st: Station):

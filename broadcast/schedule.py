@@ -311,7 +311,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
 # --- one-offs ---
 
 
-def parse_at(value: str, tz: ZoneInfo) -> datetime:
+def parse_at(value: str, tz: ZoneInfo, option: str = "--at") -> datetime:
     """'2026-12-04 09:00' or with seconds -> aware datetime in the station timezone."""
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
         try:
@@ -319,7 +319,7 @@ def parse_at(value: str, tz: ZoneInfo) -> datetime:
         except ValueError:
             continue
     raise ScheduleError(
-        f'--at: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
+        f'{option}: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
     )
 
 

@@ -398,7 +398,8 @@ def get(conn: Connection, script_id: int) -> Script:
 
     from .db import scripts
 
-    row = conn.execute(select(scripts).where(scripts.c.id == script_id)).first()
+    fits = 0 < script_id < 2**63  # SQLite INTEGER; a larger number is simply no script
+    row = conn.execute(select(scripts).where(scripts.c.id == script_id)).first() if fits else None
     if row is None:
         raise ScriptError(f"找不到编号为 {script_id} 的稿件；用 `broadcast scripts list` 查看编号")
     return _row_to_script(row)
