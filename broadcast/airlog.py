@@ -289,24 +289,18 @@ def finish_by_key(
 
 # --- writes the database refused ---
 
+
 JOURNAL_NAME = ".broadcast-pending.jsonl"
-KEPT = object()  # Journal.write: the database refused; the write is kept and will be replayed
 
 
 def describe_db_error(e: BaseException) -> str:
-    """One Chinese line for a database failure (no SQL)."""
-    text = str(getattr(e, "orig", None) or e).lower()
-    if "locked" in text or "busy" in text:
-        return "数据库被其他程序锁定"
-    if "disk is full" in text or "database or disk is full" in text or "no space" in text:
-        return "磁盘已满"
-    if "readonly" in text or "read-only" in text or "read only" in text:
-        return "数据库文件只读"
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return "数据库文件已损坏"
-    if "unable to open" in text:
-        return "无法打开数据库文件"
-    return f"数据库出错（{e.__class__.__name__}）"
+    """One Chinese line for a database failure (see :func:`db.describe_db_error`)."""
+    from .db import describe_db_error as describe
+
+    return describe(e)
+
+
+KEPT = object()  # Journal.write: the database refused; the write is kept and will be replayed
 
 
 class Journal:
@@ -423,7 +417,6 @@ class Journal:
     def write(self, engine: Engine, op: str, **fields: Any) -> Any:
         """Apply one write (``insert`` / ``finish`` / ``stopped``) after any kept ones; on a
         database refusal keep it and return :data:`KEPT`."""
-        from sqlalchemy.exc import SQLAlchemyError
 
         if "values" in fields and isinstance(fields["values"].get("what"), What):
             fields["values"] = {**fields["values"], "what": _values(fields["values"]["what"])}

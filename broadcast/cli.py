@@ -63,6 +63,31 @@ class Group(click.Group):
 
                 traceback.print_exc()
             raise click.ClickException(str(e)) from None
+        except Exception as e:  # a full disk, a locked, read-only or corrupt database
+            message = environment_error(e)
+            if message is None:
+                raise
+            if ctx.obj is not None and ctx.obj.verbose:
+                import traceback
+
+                traceback.print_exc()
+            raise click.ClickException(message) from None
+
+
+def environment_error(e: BaseException) -> str | None:
+    """One line for a failure of the PC rather than of the input; None for a real bug."""
+    import errno
+
+    if type(e).__module__.startswith("sqlalchemy"):
+        from .airlog import describe_db_error
+
+        return f"{describe_db_error(e)}，操作未完成，没有写入任何内容；请检查 station.db 和磁盘空间"
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f"（{e.filename}）" if e.filename else ""
+        return f"磁盘已满，操作未完成{where}；请清理磁盘后重试"
+    if isinstance(e, OSError) and e.errno == errno.EROFS:
+        return f"磁盘只读，操作未完成（{e.filename or ''}）"
+    return None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -282,7 +282,9 @@ def _programme_for(conn, item: str):
 
     if item[:1].lower() == "p" and item[1:].isdigit():
         if not 0 < int(item[1:]) < 2**63:  # SQLite INTEGER: a larger number is no programme
-            raise QueueError(f"找不到编号为 {item[1:]} 的节目；用 `broadcast programmes list` 查看编号")
+            raise QueueError(
+                f"找不到编号为 {item[1:]} 的节目；用 `broadcast programmes list` 查看编号"
+            )
         return programmes.get(conn, int(item[1:])), True
     if not item.isdigit():
         raise QueueError(f"无效的编号：{item}；请写稿件编号（如 3）或节目编号（如 p3）")
