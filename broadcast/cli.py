@@ -150,7 +150,13 @@ def config_group() -> None:
 @pass_station
 def config_check(st: Station) -> None:
     """检查配置文件，一次列出所有错误。例：broadcast config check"""
+    from .config import environment_problems
+    from .errors import ConfigError
+
     cfg = st.cfg
+    problems = environment_problems(cfg)
+    if problems:
+        raise ConfigError([f"{cfg.path.name}: {p}" for p in problems])
     click.echo(
         f"{cfg.path.name}: 配置正确（{cfg.station.township}，{len(cfg.villages)} 个村，"
         f"{len(cfg.slots)} 个播出时段）"

@@ -434,7 +434,9 @@ def _villages(raw: Any, problems: list[str]) -> dict[str, int]:
         return {}
     out: dict[str, int] = {}
     for name, pop in raw.items():
-        if isinstance(pop, bool) or not isinstance(pop, int) or pop < 0:
+        if not name.strip() or "," in name or "，" in name:
+            problems.append(f"villages.{name!r}: 村名不能为空，也不能含逗号")
+        elif isinstance(pop, bool) or not isinstance(pop, int) or pop < 0:
             problems.append(f"villages.{name}: 人口应为非负整数 (got {_fmt(pop)})")
         else:
             out[name] = pop
@@ -578,3 +580,37 @@ def to_toml(cfg: Config) -> str:
                 v = [_WEEKDAYS[d] for d in v]
             lines.append(f"{f.name} = {value(v)}")
     return "\n".join(lines) + "\n"
+
+
+# --- what `config check` also looks at on this PC (not at every load: it runs programs) ---
+
+
+def environment_problems(cfg: Config) -> list[str]:
+    """Problems only visible on this PC: a missing database folder, an unknown espeak-ng voice,
+    a player program that is not installed. Each as ``section.key: message``."""
+    import shutil
+    import subprocess
+
+    problems = []
+    url = cfg.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            problems.append(f"station.database: 数据库文件夹不存在：{folder}；请先创建它或改正路径")
+    voice = cfg.tts.espeak.voice
+    if "espeak" in cfg.tts.engines and shutil.which("espeak-ng"):
+        p = subprocess.run(
+            ["espeak-ng", "--voices"], capture_output=True, text=True, errors="replace", timeout=30
+        )
+        names = {f for line in p.stdout.splitlines()[1:] for f in line.split()[1:5:3]}
+        files = {
+            line.split()[4].lower() for line in p.stdout.splitlines()[1:] if len(line.split()) > 4
+        }
+        if p.returncode == 0 and voice not in names and voice.lower() not in files:
+            problems.append(
+                f'tts.espeak.voice: espeak-ng 没有语音 {voice!r}；普通话请用 "cmn-latn-pinyin"'
+                "（用 espeak-ng --voices=zh 查看）"
+            )
+    if cfg.playback.player == "command" and shutil.which(cfg.playback.command[0]) is None:
+        problems.append(f"playback.command: 找不到播放程序 {cfg.playback.command[0]}；请安装它")
+    return problems
