@@ -318,11 +318,25 @@ def _produce(
     failed_hint: str = "",
 ) -> None:
     """Produce with a progress bar; print each outcome; exit 1 if any failed."""
-    from .programmes import describe, produce_many
+    from .scratch import scratch
 
     if not script_ids:
         click.echo("没有需要制作的节目（待播队列为空）。")
         return
+    with scratch(st.cfg):
+        _produce_now(st, script_ids, engine_name=engine_name, force=force, failed_hint=failed_hint)
+
+
+def _produce_now(
+    st: Station,
+    script_ids: list[int],
+    *,
+    engine_name: str | None,
+    force: bool,
+    failed_hint: str,
+) -> None:
+    from .programmes import describe, produce_many
+
     outcomes = produce_many(
         st.engine,
         st.cfg,

@@ -293,13 +293,13 @@ def small_disk(tmp_path):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], check=True)
 
     def fill() -> None:
-        with (mnt / "filler").open("wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 65536):
                 pass
+        except OSError:
+            pass
+        os.close(fd)
 
     yield mnt, fill
     subprocess.run(["umount", "-l", str(mnt)], check=False)
