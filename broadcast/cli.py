@@ -593,12 +593,15 @@ def service_group() -> None:
 
 @service_group.command("install")
 @click.option("--print", "print_only", is_flag=True, help="只显示服务文件，不安装。")
+@click.option(
+    "--user", default="broadcast", show_default=True, help="运行广播程序的系统用户（不用 root）。"
+)
 @pass_station
-def service_install(st: Station, print_only: bool) -> None:
+def service_install(st: Station, print_only: bool, user: str) -> None:
     """安装 systemd 服务：开机启动 broadcast run，出错自动重启。例：sudo broadcast service install"""
     from .service import install
 
-    click.echo(install(st.cfg, print_only=print_only))
+    click.echo(install(st.cfg, print_only=print_only, user=user))
 
 
 def main() -> None:  # pragma: no cover - console entry point
