@@ -109,6 +109,8 @@ class Daemon:
         self.jumped: tuple[float, float] | None = None  # (monotonic time, seconds) of a clock step
         self._said: dict[str, float] = {}  # trouble -> monotonic time it was last logged
         self._reconciler: threading.Thread | None = None
+        self._config_seen: tuple[int, int] | None = None  # config.toml (mtime, size) when read
+        self._player_from_config = False  # `run` made the player from [playback]: remake it
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
         self.deadline: float | None = None  # `run --for`: the monotonic time to stop
         self._stopper: threading.Thread | None = None
@@ -326,7 +328,41 @@ class Daemon:
                     f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
                 )
                 self.replan()
+            self.check_config()
             self.safe_reconcile()
+
+    def check_config(self) -> None:
+        """Reload config.toml when it changed: checked first; on an error the old one stays."""
+        from .config import load
+        from .errors import ConfigError
+
+        try:
+            st = os.stat(self.cfg.path)
+        except OSError:
+            return
+        seen = (st.st_mtime_ns, st.st_size)
+        if self._config_seen is None or seen == self._config_seen:
+            self._config_seen = seen
+            return
+        self._config_seen = seen
+        try:
+            new = load(str(self.cfg.path))
+        except ConfigError as e:
+            self.log(
+                f"配置文件已修改，但有错误，继续使用原来的配置（改正后自动生效）：{e.problems[0]}"
+                + (f" 等 {len(e.problems)} 处" if len(e.problems) > 1 else "")
+            )
+            return
+        if new.database_url != self.cfg.database_url:
+            self.log("配置文件中数据库位置的修改要重启广播程序后才生效，本次仍用原来的数据库")
+        self.cfg = new
+        self.grace = timedelta(seconds=new.schedule.misfire_grace_seconds)
+        if self._player_from_config:
+            from .playback import make_player
+
+            self.player = make_player(new.playback)
+        self.replan()
+        self.log(f"配置文件已修改，已重新载入（{len(new.slots)} 个播出时段），按新配置安排播出")
 
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
@@ -359,8 +395,15 @@ class Daemon:
                     self.air(schedule.oneoff_airing(one, list(self.cfg.villages)))
                 return
             slot = next(  # slots may share a time on different days: the one for this day
-                s for s in self.cfg.slots if schedule.slot_key(s) == kind and at.weekday() in s.days
+                (
+                    s
+                    for s in self.cfg.slots
+                    if schedule.slot_key(s) == kind and at.weekday() in s.days
+                ),
+                None,
             )
+            if slot is None:  # the slot was taken out of config.toml meanwhile
+                return
             with self.engine.connect() as conn:
                 state = schedule.load_state(conn, self.cfg.station.tz)
             for planned in schedule.slot_airings(state, slot, at, list(self.cfg.villages)):
@@ -460,6 +503,7 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
+        self.check_config()  # remembers the config file as read at start
         self.safe_reconcile()
         self._reconciler = threading.Thread(target=self.reconciler, name="reconcile", daemon=True)
         self.until = until
@@ -535,6 +579,8 @@ def run(
     lock = StationLock(cfg.base / ".broadcast-daemon.lock")
     lock.acquire()
     try:
-        Daemon(cfg, engine, player or make_player(cfg.playback), log).run(until, for_seconds)
+        daemon = Daemon(cfg, engine, player or make_player(cfg.playback), log)
+        daemon._player_from_config = player is None
+        daemon.run(until, for_seconds)
     finally:
         lock.release()

@@ -370,3 +370,27 @@ def test_clock_step_back_10_min_then_a_new_one_off_airs(short_station, tmp_path)
     assert [(r["scheduled_at"], r["status"]) for r in rows] == [(t.isoformat(), "completed")], (
         log.read_text(encoding="utf-8")
     )
+
+
+# --- 6. config.toml edited under a running daemon ---
+
+
+def test_a_slot_added_to_config_toml_while_running_airs(short_station):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    bc = short_station
+    assert bc("queue", "add", "1").exit_code == 0
+    d = Daemon(bc, "--for", "14")
+    text = bc.config.read_text(encoding="utf-8")
+    bc.config.write_text(text + "\n[station\n", encoding="utf-8")  # a typo first: kept running
+    wait_for(lambda: "继续使用原来的配置" in d.text(), 5)
+    slot = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(seconds=5)).replace(microsecond=0)
+    bc.config.write_text(text, encoding="utf-8")
+    configure(bc, slots=[slot])
+    wait_for(lambda: "已重新载入（1 个播出时段）" in d.text(), 5)
+    assert d.wait() == 0, d.text()
+    rows = airings(bc)
+    assert [(r["kind"], r["scheduled_at"], r["status"]) for r in rows] == [
+        ("slot", slot.isoformat(), "completed")
+    ], d.text()
