@@ -135,17 +135,28 @@ def _database(v: Any, ctx: _Ctx) -> str:
     return f"sqlite:///{p}"
 
 
+PLACEHOLDERS = ("{villages}", "{title}", "{programme}", "{file}")
+
+
 def _argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise _Invalid('应为字符串列表，例如 ["ffplay", "-nodisp", "{file}"]')
+        raise _Invalid('应为字符串列表，例如 ["/usr/local/bin/amp-on", "{villages}"]')
+    for arg in v:
+        for ph in PLACEHOLDERS:
+            if ph in arg and arg != ph:
+                # inside `sh -c "… {title}"` a title would run as shell code
+                raise _Invalid(
+                    f"占位符 {ph} 必须单独作为一个参数，不能写在其他文字里（如 sh -c 的命令中），"
+                    f'例如 ["/usr/local/bin/amp-on", "{ph}"]'
+                )
     return tuple(v)
 
 
 def _player_argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
     argv = _argv(v, ctx)
-    if not argv or not any("{file}" in a for a in argv):
+    if not argv or "{file}" not in argv:
         raise _Invalid(
-            '应为播放命令，且含 {file}，例如 ["ffplay", "-nodisp", "-autoexit", "{file}"]'
+            '应为播放命令，且含 {file}，例如 ["ffmpeg", "-re", "-i", "{file}", "-f", "alsa", "default"]'
         )
     return argv
 

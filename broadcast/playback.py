@@ -217,13 +217,12 @@ def make_player(pb: Playback) -> Player:
 
 
 def fill(template: Sequence[str], **values: str) -> list[str]:
-    """Fill ``{name}`` placeholders in each argument (no shell, so nothing is interpreted)."""
-    out = []
-    for arg in template:
-        for k, v in values.items():
-            arg = arg.replace("{" + k + "}", v)
-        out.append(arg)
-    return out
+    """Replace each argument that is exactly ``{name}`` by its value: one argument each, never
+    spliced into a longer one (no shell, and no `sh -c "… {title}"` either)."""
+    return [
+        values.get(arg[1:-1], arg) if arg.startswith("{") and arg.endswith("}") else arg
+        for arg in template
+    ]
 
 
 def run_hook(template: Sequence[str], what: str, **values: str) -> None:

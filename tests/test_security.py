@@ -115,3 +115,32 @@ def test_a_symlinked_output_lock_is_refused(bc, tmp_path):
         with playback.output_lock(link, 0, threading.Event()):
             pass
     assert victim.read_text() == "keep me\n"
+
+
+def test_a_placeholder_inside_a_shell_command_is_refused(bc):
+    import json
+
+    text = bc.config.read_text(encoding="utf-8")
+    hook = json.dumps(["sh", "-c", "echo {title} >> /tmp/aired"], ensure_ascii=False)
+    bc.config.write_text(
+        re.sub(r"^pre_air = .*$", f"pre_air = {hook}", text, flags=re.M), encoding="utf-8"
+    )
+    r = bc("config", "check")
+    assert r.exit_code == 1
+    assert "playback.pre_air: 占位符 {title} 必须单独作为一个参数" in r.output
+
+
+def test_a_title_reaches_an_argv_hook_as_one_inert_argument(bc, tmp_path):
+
+    from test_daemon import configure
+
+    out, pwned = tmp_path / "hook.txt", tmp_path / "pwned"
+    hook = ["/bin/sh", "-c", 'printf "%s" "$1" > "$2"', "hook", "{title}", str(out)]
+    configure(bc, pre_air=hook)
+    title = f"$(touch {pwned}); `touch {pwned}`"
+    (tmp_path / "t.txt").write_text("远离毒品。", encoding="utf-8")
+    assert bc("scripts", "add", str(tmp_path / "t.txt"), "--title", title).exit_code == 0
+    assert bc("produce", "--engine", "espeak", "1").exit_code == 0
+    r = bc("play", "1")
+    assert r.exit_code == 0, r.output
+    assert out.read_text() == title and not pwned.exists()
