@@ -8,6 +8,12 @@ queue and schedule changes made from the CLI take effect without a restart. A sl
 while the daemon was down but is still within ``[schedule] misfire_grace_seconds`` gets a job in
 the past, which APScheduler runs once, late. SIGTERM/SIGINT stop the current airing (recorded
 ``interrupted`` with the seconds played) and everything shuts down in reverse order.
+
+Reconciling runs in its own thread on the monotonic clock, so a wall-clock step cannot pause it;
+a step either way (wall and monotonic clocks disagree by more than CLOCK_JUMP_SECONDS) drops the
+waiting jobs and plans again from the new time. The same thread reloads config.toml when it
+changes (the old config stays when the new one has errors) and replays airing rows that a locked
+or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
 """
 
 from __future__ import annotations
@@ -327,8 +333,14 @@ class Daemon:
                 self.log(
                     f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
                 )
-                self.replan()
-            self.check_config()
+                try:
+                    self.replan()
+                except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+                    self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+            try:
+                self.check_config()
+            except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+                self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
             self.safe_reconcile()
 
     def check_config(self) -> None:
