@@ -414,6 +414,13 @@ class Journal:
         except OSError:
             pass  # disk full too: it stays in memory and is retried while the process runs
 
+    def forget_last(self) -> None:
+        """Take back the write just kept (`broadcast play` refuses to air what it cannot record)."""
+        with self.lock:
+            if self.memory:
+                self.memory.pop()
+                self._rewrite(self.memory)
+
     def write(self, engine: Engine, op: str, **fields: Any) -> Any:
         """Apply one write (``insert`` / ``finish`` / ``stopped``) after any kept ones; on a
         database refusal keep it and return :data:`KEPT`."""

@@ -44,7 +44,17 @@ class Station:
             from . import db
 
             self._engine = db.open_station(self.cfg.database_url, self.now().isoformat())
+            self._replay_kept_airings()
         return self._engine
+
+    def _replay_kept_airings(self) -> None:
+        """Airing rows a locked or full database refused earlier are written at the next command."""
+        from .airlog import Journal
+        from .playback import journal_path
+
+        journal = Journal(journal_path(self.cfg))
+        if journal.path is not None and journal.path.exists():
+            journal.replay(self._engine)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -135,7 +145,7 @@ class Number(click.ParamType):
 
 
 ID = Number(1, 2**63 - 1)
-COUNT = Number(1, 1_000_000)
+COUNT = Number(-(2**31), 1_000_000)  # below 1: the queue says why
 
 
 # --- config ---

@@ -222,7 +222,7 @@ def describe_db_error(e: BaseException) -> str:
     if "disk i/o error" in text:
         return "磁盘读写出错（磁盘可能已满）"
     if "unable to open" in text:
-        return "无法打开数据库文件"
+        return "无法打开数据库文件（所在文件夹可能只读或没有权限）"
     return f"数据库出错（{e.__class__.__name__}）"
 
 

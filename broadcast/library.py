@@ -370,7 +370,12 @@ def play_now(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if out.status == "completed":
-        return f"播出记录 {out.airing_id}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
+        record = (
+            f"播出记录 {out.airing_id}"
+            if out.airing_id
+            else "播出记录暂存（数据库暂时无法写入，恢复后自动补写）"
+        )
+        return f"{record}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
     from .airlog import STATUS_LABELS
     from .errors import PlaybackError
 

@@ -427,6 +427,9 @@ def air(
         )
         if airing_id is None:
             return Outcome(None, "duplicate")
+        if airing_id is airlog.KEPT and refuse_when_busy:  # `broadcast play`: staff can retry
+            journal.forget_last()
+            raise PlaybackError(f"{journal.problem}，无法记录播出，因此没有播出；请排除后重试")
         if airing_id is airlog.KEPT:  # the database is locked or full: air now, write later
             airing_id = None
             log(f"警告：{journal.problem}，照常播出，播出记录暂存，数据库恢复后自动写入")

@@ -243,3 +243,48 @@ def test_the_next_produce_cleans_what_a_killed_one_left(one_script):
     assert r.exit_code == 0, r.output
     assert not (bc.folder / ".broadcast-tmp").exists()
     assert [p.name for p in programmes.iterdir() if "part" in p.name] == []
+
+
+def test_read_only_database_gives_one_line_and_plays_nothing(one_script, tmp_path_factory):
+    why = can_mount()
+    if why:
+        pytest.skip(why)
+    bc = one_script
+    ro = tmp_path_factory.mktemp("ro")
+    subprocess.run(["mount", "--bind", str(bc.folder), str(ro)], check=True)
+    try:
+        p = subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)], capture_output=True)
+        if p.returncode != 0:
+            pytest.skip(f"cannot remount read-only here: {p.stderr.decode().strip()}")
+        from conftest import Broadcast
+
+        ro_bc = Broadcast(ro)
+        r = ro_bc("schedule", "add", "1", "--at", "2099-01-01 07:00")
+        assert r.exit_code == 1 and len(r.output.splitlines()) == 1, r.output
+        assert r.output.startswith("Error: ") and "SELECT" not in r.output, r.output
+        p = subprocess.run(
+            [sys.executable, "-m", "broadcast", "--config", str(ro_bc.config), "run", "--for", "1"],
+            capture_output=True,
+            text=True,
+        )
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)
+
+
+def test_schedule_add_and_play_on_a_full_disk(full_station, tmp_path):
+    bc, fill = full_station
+    text = bc.config.read_text(encoding="utf-8")
+    bc.config.write_text(
+        re.sub(r"^engines = .*$", 'engines = ["espeak"]', text, flags=re.M), encoding="utf-8"
+    )
+    (tmp_path / "a.txt").write_text("禁毒提醒\n远离毒品，珍爱生命。", encoding="utf-8")
+    assert bc("queue", "add", str(tmp_path / "a.txt")).exit_code == 0
+    before = bc.db_counts()
+    fill()
+    for args in (("schedule", "add", "1", "--at", "2099-01-01 07:00"), ("play", "1")):
+        r = bc(*args)
+        assert r.exit_code == 1 and len(r.output.splitlines()) == 1, r.output
+        assert r.output.startswith("Error: ") and "Traceback" not in r.output
+    (bc.folder / "filler").unlink()
+    assert bc.db_counts() == before
