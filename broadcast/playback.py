@@ -190,11 +190,10 @@ class CommandPlayer:
         return played, True
 
 
-def has_audio_device() -> bool:
+def has_audio_device(snd: Path = Path("/dev/snd")) -> bool:
     """A playback PCM device exists (ALSA) and can be opened (busy counts: it exists)."""
     import errno
 
-    snd = Path("/dev/snd")
     if not snd.is_dir():
         return False
     for p in snd.iterdir():
@@ -415,13 +414,14 @@ def air(
             return record("failed", str(e))
         if cfg.playback.warmup_seconds and stop.wait(cfg.playback.warmup_seconds):
             return record("missed", "广播程序在功放预热时停止")
+        started = clock()
         airing_id = journal.write(
             engine,
             "insert",
             values={
                 **common,
                 "status": "started",
-                "started_at": clock().isoformat(),
+                "started_at": started.isoformat(),
                 "audible": player.audible,
             },
         )
@@ -433,8 +433,10 @@ def air(
         if airing_id is airlog.KEPT:  # the database is locked or full: air now, write later
             airing_id = None
             log(f"警告：{journal.problem}，照常播出，播出记录暂存，数据库恢复后自动写入")
+        late = (started - req.scheduled_at).total_seconds()
         log(
             f"{req.scheduled_at:%H:%M:%S} 开始播出《{programme.title}》（{'、'.join(req.villages)}）"
+            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind != "play" else "")
         )
 
         def on_progress(seconds: float) -> None:

@@ -233,7 +233,8 @@ def test_database_locked_for_20_s_across_an_airing(short_station):
 
 
 def test_journal_replays_kept_rows_at_the_next_start(short_station):
-    """A row kept in the journal (the disk was full) is written when the daemon starts again."""
+    """A row kept in the journal (the disk was full) is written when the daemon starts again
+    (by the command that opens the database, or else by the daemon's start-up)."""
     from broadcast import airlog, config, db
 
     bc = short_station
@@ -260,7 +261,6 @@ def test_journal_replays_kept_rows_at_the_next_start(short_station):
     engine.dispose()
     d = Daemon(bc, "--for", "1")
     assert d.wait() == 0, d.text()
-    assert "写入上次暂存的播出记录：1/1 条" in d.text()
     assert [r["status"] for r in airings(bc)] == ["completed"]
     assert not (bc.folder / airlog.JOURNAL_NAME).exists()
 
@@ -394,3 +394,14 @@ def test_a_slot_added_to_config_toml_while_running_airs(short_station):
     assert [(r["kind"], r["scheduled_at"], r["status"]) for r in rows] == [
         ("slot", slot.isoformat(), "completed")
     ], d.text()
+
+
+def test_auto_needs_a_playback_device_that_opens(tmp_path):
+    snd = tmp_path / "snd"
+    snd.mkdir()
+    assert not playback.has_audio_device(snd)
+    (snd / "pcmC0D0p").symlink_to(tmp_path / "gone")  # listed, but cannot open
+    (snd / "pcmC0D0c").write_bytes(b"")  # a capture device does not count
+    assert not playback.has_audio_device(snd)
+    (snd / "pcmC1D0p").write_bytes(b"")
+    assert playback.has_audio_device(snd)
