@@ -115,6 +115,7 @@ class Daemon:
         self.jumped: tuple[float, float] | None = None  # (monotonic time, seconds) of a clock step
         self._said: dict[str, float] = {}  # trouble -> monotonic time it was last logged
         self._reconciler: threading.Thread | None = None
+        self._clocks = (time.monotonic(), time.time())  # (monotonic, wall) the reconciler last saw
         self._config_seen: tuple[int, int] | None = None  # config.toml (mtime, size) when read
         self._player_from_config = False  # `run` made the player from [playback]: remake it
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
@@ -318,7 +319,7 @@ class Daemon:
 
     def reconciler(self) -> None:
         """Reconcile every RECONCILE_SECONDS of monotonic time; re-plan when the wall clock steps."""
-        mono, wall = time.monotonic(), time.time()
+        mono, wall = self._clocks  # as read before the first reconcile
         while not self.stop.wait(RECONCILE_SECONDS):
             if (self.deadline is not None and time.monotonic() >= self.deadline) or (
                 self.until is not None and self.now() >= self.until
@@ -515,6 +516,7 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
+        self._clocks = (time.monotonic(), time.time())  # a step from here on is seen
         self.check_config()  # remembers the config file as read at start
         self.safe_reconcile()
         self._reconciler = threading.Thread(target=self.reconciler, name="reconcile", daemon=True)

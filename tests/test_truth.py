@@ -354,8 +354,13 @@ def test_clock_step_back_10_min_then_a_new_one_off_airs(short_station, tmp_path)
             env=env,
         )
         wait_for(lambda: "广播程序已启动" in log.read_text(encoding="utf-8"), 20)
-        offset.write_text("-600\n")  # the wall clock steps back 10 minutes
-        wait_for(lambda: "向后跳变" in log.read_text(encoding="utf-8"), 5)
+        step = tmp_path / "faketime.new"
+        step.write_text("-600\n")
+        os.replace(step, offset)  # the wall clock steps back 10 minutes (read whole, never half)
+        try:
+            wait_for(lambda: "向后跳变" in log.read_text(encoding="utf-8"), 5)
+        except AssertionError:
+            raise AssertionError(log.read_text(encoding="utf-8")) from None
         t, text = at(4 - 600)  # 4 s from now on the daemon's (stepped) clock
         r = subprocess.run(  # staff on the same PC see the same stepped clock
             [sys.executable, "-m", "broadcast", "--config", str(bc.config)]
