@@ -5,7 +5,8 @@
 # then a virtual environment .venv with the project in it.
 
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3
+# faketime: the clock-step test (libfaketime)
+APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3 faketime
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

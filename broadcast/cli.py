@@ -44,7 +44,17 @@ class Station:
             from . import db
 
             self._engine = db.open_station(self.cfg.database_url, self.now().isoformat())
+            self._replay_kept_airings()
         return self._engine
+
+    def _replay_kept_airings(self) -> None:
+        """Airing rows a locked or full database refused earlier are written at the next command."""
+        from .airlog import Journal
+        from .playback import journal_path
+
+        journal = Journal(journal_path(self.cfg))
+        if journal.path is not None and journal.path.exists():
+            journal.replay(self._engine)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -63,6 +73,31 @@ class Group(click.Group):
 
                 traceback.print_exc()
             raise click.ClickException(str(e)) from None
+        except Exception as e:  # a full disk, a locked, read-only or corrupt database
+            message = environment_error(e)
+            if message is None:
+                raise
+            if ctx.obj is not None and ctx.obj.verbose:
+                import traceback
+
+                traceback.print_exc()
+            raise click.ClickException(message) from None
+
+
+def environment_error(e: BaseException) -> str | None:
+    """One line for a failure of the PC rather than of the input; None for a real bug."""
+    import errno
+
+    if type(e).__module__.startswith("sqlalchemy"):
+        from .airlog import describe_db_error
+
+        return f"{describe_db_error(e)}，操作未完成，没有写入任何内容；请检查 station.db 和磁盘空间"
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f"（{e.filename}）" if e.filename else ""
+        return f"磁盘已满，操作未完成{where}；请清理磁盘后重试"
+    if isinstance(e, OSError) and e.errno == errno.EROFS:
+        return f"磁盘只读，操作未完成（{e.filename or ''}）"
+    return None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +126,28 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 pass_station = click.make_pass_decorator(Station)
 
 
+class Number(click.ParamType):
+    """A whole number in ``low..high`` (a database id fits SQLite's 64-bit INTEGER)."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (Click's signature)
+        try:
+            n = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            self.fail(f"应为整数：{value}", param, ctx)
+        if not self.low <= n <= self.high:
+            self.fail(f"应在 {self.low} 到 {self.high} 之间：{value}", param, ctx)
+        return n
+
+
+ID = Number(1, 2**63 - 1)
+COUNT = Number(-(2**31), 1_000_000)  # below 1: the queue says why
+
+
 # --- config ---
 
 
@@ -103,7 +160,13 @@ def config_group() -> None:
 @pass_station
 def config_check(st: Station) -> None:
     """检查配置文件，一次列出所有错误。例：broadcast config check"""
+    from .config import environment_problems
+    from .errors import ConfigError
+
     cfg = st.cfg
+    problems = environment_problems(cfg)
+    if problems:
+        raise ConfigError([f"{cfg.path.name}: {p}" for p in problems])
     click.echo(
         f"{cfg.path.name}: 配置正确（{cfg.station.township}，{len(cfg.villages)} 个村，"
         f"{len(cfg.slots)} 个播出时段）"
@@ -151,7 +214,7 @@ def scripts_list(st: Station, as_json: bool) -> None:
 
 
 @scripts_group.command("show")
-@click.argument("script_id", type=int)
+@click.argument("script_id", type=ID)
 @pass_station
 def scripts_show(st: Station, script_id: int) -> None:
     """显示一篇稿件的信息和全文。例：broadcast scripts show 1"""
@@ -172,7 +235,7 @@ def queue_group() -> None:
 @click.argument("items", nargs=-1, required=True)
 @click.option("--topic", help="主题（导入新文件时使用）。")
 @click.option("--title", help="标题（导入新文件时使用）。")
-@click.option("--times", type=int, help="播出次数（不写则不限次数）。")
+@click.option("--times", type=COUNT, help="播出次数（不写则不限次数）。")
 @click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-12-01。")
 @click.option("--until", "date_until", metavar="DATE", help="结束日期，如 2026-12-31。")
 @click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
@@ -236,7 +299,7 @@ def queue_list(st: Station, as_json: bool, include_removed: bool) -> None:
 
 
 @queue_group.command("remove")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ID)
 @pass_station
 def queue_remove(st: Station, entry_id: int) -> None:
     """从待播队列移除一条。例：broadcast queue remove 2"""
@@ -246,8 +309,8 @@ def queue_remove(st: Station, entry_id: int) -> None:
 
 
 @queue_group.command("move")
-@click.argument("entry_id", type=int)
-@click.option("--to", "to", type=int, required=True, help="新位置（1 表示下一个播出）。")
+@click.argument("entry_id", type=ID)
+@click.option("--to", "to", type=COUNT, required=True, help="新位置（1 表示下一个播出）。")
 @pass_station
 def queue_move(st: Station, entry_id: int, to: int) -> None:
     """调整待播顺序。例：broadcast queue move 4 --to 1"""
@@ -268,11 +331,25 @@ def _produce(
     failed_hint: str = "",
 ) -> None:
     """Produce with a progress bar; print each outcome; exit 1 if any failed."""
-    from .programmes import describe, produce_many
+    from .scratch import scratch
 
     if not script_ids:
         click.echo("没有需要制作的节目（待播队列为空）。")
         return
+    with scratch(st.cfg):
+        _produce_now(st, script_ids, engine_name=engine_name, force=force, failed_hint=failed_hint)
+
+
+def _produce_now(
+    st: Station,
+    script_ids: list[int],
+    *,
+    engine_name: str | None,
+    force: bool,
+    failed_hint: str,
+) -> None:
+    from .programmes import describe, produce_many
+
     outcomes = produce_many(
         st.engine,
         st.cfg,
@@ -298,7 +375,7 @@ def _produce(
 
 
 @cli.command("produce")
-@click.argument("script_ids", nargs=-1, type=int)
+@click.argument("script_ids", nargs=-1, type=ID)
 @click.option("--all", "all_queued", is_flag=True, help="制作待播队列中的全部稿件。")
 @click.option(
     "--engine",
@@ -344,7 +421,7 @@ def programmes_list(st: Station, as_json: bool, include_superseded: bool) -> Non
 
 
 @programmes_group.command("show")
-@click.argument("programme_id", type=int)
+@click.argument("programme_id", type=ID)
 @pass_station
 def programmes_show(st: Station, programme_id: int) -> None:
     """显示一个节目的详细信息。例：broadcast programmes show 1"""
@@ -396,7 +473,7 @@ def schedule_group() -> None:
 
 @schedule_group.command("list")
 @click.option("--from", "date_from", metavar="DATE", help="从这一天 0 点起（默认从现在起）。")
-@click.option("--days", type=int, default=1, show_default=True, help="查看几天。")
+@click.option("--days", type=Number(1, 366), default=1, show_default=True, help="查看几天。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @pass_station
 def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) -> None:
@@ -433,7 +510,7 @@ def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: s
 
 
 @schedule_group.command("remove")
-@click.argument("oneoff_id", type=int)
+@click.argument("oneoff_id", type=ID)
 @pass_station
 def schedule_remove(st: Station, oneoff_id: int) -> None:
     """取消一次单次播出。例：broadcast schedule remove 2"""
@@ -458,12 +535,17 @@ def run(st: Station, for_seconds: float | None, until: str | None) -> None:
 
     if for_seconds is not None and until is not None:
         raise click.UsageError("--for 和 --until 只能用一个")
-    if for_seconds is not None and for_seconds <= 0:
-        raise click.BadParameter("应大于 0", param_hint="--for")
-    end = parse_at(until, st.cfg.station.tz) if until is not None else None
+    if for_seconds is not None and not 0 < for_seconds <= MAX_RUN_SECONDS:  # nan fails too
+        raise click.BadParameter(
+            f"应为大于 0、不超过 {MAX_RUN_SECONDS} 的秒数（一年）", param_hint="--for"
+        )
+    end = parse_at(until, st.cfg.station.tz, "--until") if until is not None else None
     if end is not None and end <= st.now():
         raise click.BadParameter(f"{until} 已经过去；请指定将来的时间", param_hint="--until")
     run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_logger(st))
+
+
+MAX_RUN_SECONDS = 366 * 86400
 
 
 def _logger(st: Station):
@@ -542,12 +624,15 @@ def service_group() -> None:
 
 @service_group.command("install")
 @click.option("--print", "print_only", is_flag=True, help="只显示服务文件，不安装。")
+@click.option(
+    "--user", default="broadcast", show_default=True, help="运行广播程序的系统用户（不用 root）。"
+)
 @pass_station
-def service_install(st: Station, print_only: bool) -> None:
+def service_install(st: Station, print_only: bool, user: str) -> None:
     """安装 systemd 服务：开机启动 broadcast run，出错自动重启。例：sudo broadcast service install"""
     from .service import install
 
-    click.echo(install(st.cfg, print_only=print_only))
+    click.echo(install(st.cfg, print_only=print_only, user=user))
 
 
 def main() -> None:  # pragma: no cover - console entry point

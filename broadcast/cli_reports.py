@@ -32,7 +32,7 @@ import click
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    help="输出文件（不写则输出到屏幕；xlsx 必须写）。",
+    help="输出文件（不写或写 - 则输出到屏幕；xlsx 必须写文件）。",
 )
 @click.pass_obj
 def log_export(

@@ -136,17 +136,28 @@ def _database(v: Any, ctx: _Ctx) -> str:
     return f"sqlite:///{p}"
 
 
+PLACEHOLDERS = ("{villages}", "{title}", "{programme}", "{file}")
+
+
 def _argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise _Invalid('应为字符串列表，例如 ["ffplay", "-nodisp", "{file}"]')
+        raise _Invalid('应为字符串列表，例如 ["/usr/local/bin/amp-on", "{villages}"]')
+    for arg in v:
+        for ph in PLACEHOLDERS:
+            if ph in arg and arg != ph:
+                # inside `sh -c "… {title}"` a title would run as shell code
+                raise _Invalid(
+                    f"占位符 {ph} 必须单独作为一个参数，不能写在其他文字里（如 sh -c 的命令中），"
+                    f'例如 ["/usr/local/bin/amp-on", "{ph}"]'
+                )
     return tuple(v)
 
 
 def _player_argv(v: Any, ctx: _Ctx) -> tuple[str, ...]:
     argv = _argv(v, ctx)
-    if not argv or not any("{file}" in a for a in argv):
+    if not argv or "{file}" not in argv:
         raise _Invalid(
-            '应为播放命令，且含 {file}，例如 ["ffplay", "-nodisp", "-autoexit", "{file}"]'
+            '应为播放命令，且含 {file}，例如 ["ffmpeg", "-re", "-i", "{file}", "-f", "alsa", "default"]'
         )
     return argv
 
@@ -325,7 +336,10 @@ class Audio:
 class Playback:
     player: str = _opt(_choice("auto", "command", "null"), "auto")
     command: tuple[str, ...] = _opt(
-        _player_argv, ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}"]
+        _player_argv,
+        # ffmpeg, not ffplay: ffplay exits 0 when it cannot open the sound device or the file
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-i", "{file}"]
+        + ["-f", "alsa", "default"],
     )
     pre_air: tuple[str, ...] = _opt(_argv, [])
     post_air: tuple[str, ...] = _opt(_argv, [])
@@ -436,7 +450,9 @@ def _villages(raw: Any, problems: list[str]) -> dict[str, int]:
         return {}
     out: dict[str, int] = {}
     for name, pop in raw.items():
-        if isinstance(pop, bool) or not isinstance(pop, int) or pop < 0:
+        if not name.strip() or "," in name or "，" in name:
+            problems.append(f"villages.{name!r}: 村名不能为空，也不能含逗号")
+        elif isinstance(pop, bool) or not isinstance(pop, int) or pop < 0:
             problems.append(f"villages.{name}: 人口应为非负整数 (got {_fmt(pop)})")
         else:
             out[name] = pop
@@ -816,3 +832,37 @@ def _rules_toml(cfg: Config, value: Callable[[Any], str]) -> list[str]:
         if rest:
             lines.append(f"villages = {value(rest)}")
     return lines
+
+
+# --- what `config check` also looks at on this PC (not at every load: it runs programs) ---
+
+
+def environment_problems(cfg: Config) -> list[str]:
+    """Problems only visible on this PC: a missing database folder, an unknown espeak-ng voice,
+    a player program that is not installed. Each as ``section.key: message``."""
+    import shutil
+    import subprocess
+
+    problems = []
+    url = cfg.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            problems.append(f"station.database: 数据库文件夹不存在：{folder}；请先创建它或改正路径")
+    voice = cfg.tts.espeak.voice
+    if "espeak" in cfg.tts.engines and shutil.which("espeak-ng"):
+        p = subprocess.run(
+            ["espeak-ng", "--voices"], capture_output=True, text=True, errors="replace", timeout=30
+        )
+        names = {f for line in p.stdout.splitlines()[1:] for f in line.split()[1:5:3]}
+        files = {
+            line.split()[4].lower() for line in p.stdout.splitlines()[1:] if len(line.split()) > 4
+        }
+        if p.returncode == 0 and voice not in names and voice.lower() not in files:
+            problems.append(
+                f'tts.espeak.voice: espeak-ng 没有语音 {voice!r}；普通话请用 "cmn-latn-pinyin"'
+                "（用 espeak-ng --voices=zh 查看）"
+            )
+    if cfg.playback.player == "command" and shutil.which(cfg.playback.command[0]) is None:
+        problems.append(f"playback.command: 找不到播放程序 {cfg.playback.command[0]}；请安装它")
+    return problems

@@ -8,6 +8,12 @@ queue and schedule changes made from the CLI take effect without a restart. A sl
 while the daemon was down but is still within ``[schedule] misfire_grace_seconds`` gets a job in
 the past, which APScheduler runs once, late. SIGTERM/SIGINT stop the current airing (recorded
 ``interrupted`` with the seconds played) and everything shuts down in reverse order.
+
+Reconciling runs in its own thread on the monotonic clock, so a wall-clock step cannot pause it;
+a step either way (wall and monotonic clocks disagree by more than CLOCK_JUMP_SECONDS) drops the
+waiting jobs and plans again from the new time. The same thread reloads config.toml when it
+changes (the old config stays when the new one has errors) and replays airing rows that a locked
+or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -31,7 +38,9 @@ if TYPE_CHECKING:
     from .config import Config
     from .playback import Player
 
-RECONCILE_SECONDS = 1.0
+RECONCILE_SECONDS = 1.0  # on the monotonic clock: a wall-clock step never pauses it
+CLOCK_JUMP_SECONDS = 2.0  # wall clock vs monotonic clock beyond this between two reconciles
+TROUBLE_EVERY = 60.0  # seconds between two log lines about the same trouble
 CONTROL_JOBS = ("reconcile", "stop")
 LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
 QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
@@ -56,7 +65,12 @@ class StationLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            raise DaemonError(
+                f"无法打开站点锁文件 {self.path}（{e.strerror}）；它不能是符号链接"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -96,15 +110,35 @@ class Daemon:
         self.run_id: int | None = None
         self.scheduler: Any = None
         self.added: set[str] = set()
-        self.last_end: datetime | None = None  # when the last airing of this run ended
+        self.waited = False  # the airing job now running waited behind another airing
+        self.last_end: tuple[float, datetime] | None = None  # (monotonic, wall) the last job ended
+        self.jumped: tuple[float, float] | None = None  # (monotonic time, seconds) of a clock step
+        self._said: dict[str, float] = {}  # trouble -> monotonic time it was last logged
+        self._reconciler: threading.Thread | None = None
+        self._clocks = (time.monotonic(), time.time())  # (monotonic, wall) the reconciler last saw
+        self._config_seen: tuple[int, int] | None = None  # config.toml (mtime, size) when read
+        self._player_from_config = False  # `run` made the player from [playback]: remake it
+        self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
+        self.deadline: float | None = None  # `run --for`: the monotonic time to stop
         self._stopper: threading.Thread | None = None
         self.on_air = threading.Lock()
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
+        from .airlog import Journal
+        from .playback import journal_path
+
+        self.journal = Journal(journal_path(cfg))
 
     # --- clock ---
 
     def now(self) -> datetime:
         return now(self.cfg)
+
+    def trouble(self, text: str) -> None:
+        """Log a recurring problem at most once per TROUBLE_EVERY seconds."""
+        t = time.monotonic()
+        if t - self._said.get(text, -TROUBLE_EVERY) >= TROUBLE_EVERY:
+            self._said[text] = t
+            self.log(f"错误：{text}（同样的错误每分钟最多提示一次）")
 
     # --- start-up bookkeeping ---
 
@@ -121,6 +155,10 @@ class Daemon:
         from . import airlog, schedule
         from .db import daemon_runs
 
+        if self.journal.pending():  # rows kept while the database was locked or full, first
+            kept = self.journal.pending()
+            n = self.journal.replay(self.engine)
+            self.log(f"写入上次暂存的播出记录：{n}/{kept} 条")
         t = self.now()
         with self.engine.begin() as conn:
             # a `broadcast play` in progress holds the output: its row is not a crash
@@ -227,6 +265,14 @@ class Daemon:
 
         if self.stop.is_set():
             return
+        if self.journal.pending():
+            n = self.journal.replay(self.engine)
+            if n:
+                self.log(f"数据库已恢复：{n} 条暂存的播出记录已写入")
+            if self.journal.problem:
+                self.trouble(
+                    f"{self.journal.problem}，{self.journal.pending()} 条播出记录暂存，恢复后自动写入"
+                )
         with self.engine.begin() as conn:
             conn.execute(
                 daemon_runs.update()
@@ -254,10 +300,105 @@ class Daemon:
                 coalesce=True,
             )
 
+    def safe_reconcile(self) -> None:
+        """:meth:`reconcile`, with database trouble said once a minute instead of a traceback."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from .airlog import describe_db_error
+
+        try:
+            self.reconcile()
+        except SQLAlchemyError as e:
+            self.trouble(f"{describe_db_error(e)}，暂时无法读写播出安排（到点的播出照常进行）")
+        except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+            self.trouble(f"更新播出安排出错：{e.__class__.__name__}: {e}")
+
+    def replan(self) -> None:
+        """After a wall-clock step: drop the waiting jobs and plan again from the new time."""
+        for job in self.scheduler.get_jobs():
+            if job.id not in CONTROL_JOBS:
+                try:
+                    self.scheduler.remove_job(job.id)
+                except Exception:  # noqa: BLE001 - it started meanwhile
+                    pass
+        self.added.clear()
+
+    def reconciler(self) -> None:
+        """Reconcile every RECONCILE_SECONDS of monotonic time; re-plan when the wall clock steps."""
+        mono, wall = self._clocks  # as read before the first reconcile
+        while not self.stop.wait(RECONCILE_SECONDS):
+            if (self.deadline is not None and time.monotonic() >= self.deadline) or (
+                self.until is not None and self.now() >= self.until
+            ):
+                self.shutdown()
+                return
+            m, w = time.monotonic(), time.time()
+            jump = (w - wall) - (m - mono)
+            mono, wall = m, w
+            if abs(jump) > CLOCK_JUMP_SECONDS:
+                self.jumped = (m, jump)
+                self.log(
+                    f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
+                )
+                try:
+                    self.replan()
+                except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+                    self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+            try:
+                self.check_config()
+            except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+                self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
+            self.safe_reconcile()
+
+    def check_config(self) -> None:
+        """Reload config.toml when it changed: checked first; on an error the old one stays."""
+        from .config import load
+        from .errors import ConfigError
+
+        try:
+            st = os.stat(self.cfg.path)
+        except OSError:
+            return
+        seen = (st.st_mtime_ns, st.st_size)
+        if self._config_seen is None or seen == self._config_seen:
+            self._config_seen = seen
+            return
+        self._config_seen = seen
+        try:
+            new = load(str(self.cfg.path))
+        except ConfigError as e:
+            self.log(
+                f"配置文件已修改，但有错误，继续使用原来的配置（改正后自动生效）：{e.problems[0]}"
+                + (f" 等 {len(e.problems)} 处" if len(e.problems) > 1 else "")
+            )
+            return
+        if new.database_url != self.cfg.database_url:
+            self.log("配置文件中数据库位置的修改要重启广播程序后才生效，本次仍用原来的数据库")
+        self.cfg = new
+        self.grace = timedelta(seconds=new.schedule.misfire_grace_seconds)
+        if self._player_from_config:
+            from .playback import make_player
+
+            self.player = make_player(new.playback)
+        self.replan()
+        self.log(f"配置文件已修改，已重新载入（{len(new.slots)} 个播出时段），按新配置安排播出")
+
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
-        with self.on_air:  # held while airing, so shutting down can wait for the row to be final
+        waited = not self.on_air.acquire(blocking=False)
+        if waited:
+            self.on_air.acquire()
+        try:  # held while airing, so shutting down can wait for the row to be final
+            # queued behind an airing: one was on air, or one ended the moment this job began
+            self.waited = waited or (
+                self.last_end is not None
+                and time.monotonic() - self.last_end[0] < 1.0
+                and at < self.last_end[1]
+            )
             self._fire(kind, at, oneoff_id)
+        finally:
+            self.last_end = (time.monotonic(), self.now())
+            self.on_air.release()
 
     def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         from . import schedule
@@ -274,6 +415,8 @@ class Daemon:
                 return
             # slots may share a time on different days: the one for this day
             slot = schedule.slot_for(self.cfg.slots, kind, at, self.cfg.rules)
+            if slot is None:  # the slot was taken out of config.toml meanwhile
+                return
             with self.engine.connect() as conn:
                 state = schedule.load_state(conn, self.cfg.station.tz)
             villages = list(self.cfg.villages)
@@ -282,9 +425,14 @@ class Daemon:
                     break
                 self.air(planned)
         except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
-            self.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{e}")
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from .airlog import describe_db_error
+
+            said = describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
+            self.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{said}")
             self.record_failure(
-                kind, at, oneoff_id, f"广播程序内部错误：{e.__class__.__name__}: {e}"
+                kind, at, oneoff_id, f"广播程序内部错误：{e.__class__.__name__}: {said}"
             )
 
     def record_failure(self, kind: str, at: datetime, oneoff_id: int | None, reason: str) -> None:
@@ -292,22 +440,23 @@ class Daemon:
         from . import airlog
 
         key = f"oneoff:{oneoff_id}" if kind == "oneoff" else f"{kind}#1"
-        try:
-            with self.engine.begin() as conn:
-                airlog.insert(
-                    conn,
-                    schedule_key=key,
-                    kind="oneoff" if kind == "oneoff" else "slot",
-                    scheduled_at=at.isoformat(),
-                    villages=(),
-                    status="failed",
-                    operator=self.operator,
-                    audience=0,
-                    oneoff_id=oneoff_id,
-                    reason=reason,
-                )
-        except Exception as e:  # noqa: BLE001 - the database itself may be what failed
-            self.log(f"错误：无法写入播出记录：{e}")
+        kept = self.journal.write(
+            self.engine,
+            "insert",
+            values=dict(
+                schedule_key=key,
+                kind="oneoff" if kind == "oneoff" else "slot",
+                scheduled_at=at.isoformat(),
+                villages=(),
+                status="failed",
+                operator=self.operator,
+                audience=0,
+                oneoff_id=oneoff_id,
+                reason=reason,
+            ),
+        )
+        if kept is airlog.KEPT:
+            self.trouble(f"{self.journal.problem}，播出记录暂存，恢复后自动写入")
 
     def air(self, p: Any) -> None:
         from .playback import Request, air
@@ -349,7 +498,12 @@ class Daemon:
             topic=p.topic,
         )
         remaining = (p.at + self.grace - self.now()).total_seconds() + LATE_TOLERANCE
-        busy = self.last_end is not None and self.last_end > p.at  # it queued behind an airing
+        if self.waited:  # it queued behind an airing
+            late = None
+        elif self.jumped is not None and self.jumped[1] > 0:
+            late = f"系统时间向前跳变了 {self.jumped[1]:.0f} 秒，跳过了这次播出的宽限时间"
+        else:
+            late = "超过宽限时间仍未能开始（电脑休眠或过忙）"
         air(
             self.engine,
             self.cfg,
@@ -359,39 +513,40 @@ class Daemon:
             self.stop,
             wait_seconds=remaining,
             log=self.log,
-            late_reason=None if busy else "超过宽限时间仍未能开始（电脑休眠或过忙）",
+            late_reason=late,
+            journal=self.journal,
         )
-        self.last_end = self.now()
 
     # --- life cycle ---
 
-    def run(self, until: datetime | None) -> None:
-        """Start, run until ``until`` or a signal, stop in reverse order."""
+    def run(self, until: datetime | None, for_seconds: float | None = None) -> None:
+        """Start, run until ``until`` (wall clock) or for ``for_seconds`` (monotonic) or a
+        signal, stop in reverse order."""
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
-        from apscheduler.triggers.date import DateTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
+        from sqlalchemy.exc import SQLAlchemyError
 
-        from .db import daemon_runs
+        from .airlog import describe_db_error
 
-        self.recover_and_catch_up()
+        try:
+            self.recover_and_catch_up()
+        except SQLAlchemyError as e:
+            raise DaemonError(
+                f"{describe_db_error(e)}，广播程序无法启动；请检查 station.db"
+            ) from None
         self.scheduler = BlockingScheduler(
             timezone=self.cfg.station.tz,
             # airings go one by one, in the order they came due; control jobs never wait for them
             executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        self.scheduler.add_job(
-            self.reconcile,
-            IntervalTrigger(seconds=RECONCILE_SECONDS),
-            id="reconcile",
-            next_run_time=self.now(),
-            misfire_grace_time=None,
-        )
-        if until is not None:
-            self.scheduler.add_job(
-                self.shutdown, DateTrigger(run_date=until), id="stop", misfire_grace_time=None
-            )
+        self._clocks = (time.monotonic(), time.time())  # a step from here on is seen
+        self.check_config()  # remembers the config file as read at start
+        self.safe_reconcile()
+        self._reconciler = threading.Thread(target=self.reconciler, name="reconcile", daemon=True)
+        self.until = until
+        if for_seconds is not None:
+            self.deadline = time.monotonic() + for_seconds
         previous = {
             s: signal.signal(s, lambda *_: self.shutdown()) for s in (signal.SIGTERM, signal.SIGINT)
         }
@@ -400,6 +555,7 @@ class Daemon:
             f"{'' if self.player.audible else '，无声卡，静音计时'}）"
         )
         try:
+            self._reconciler.start()
             self.scheduler.start()  # blocks until shutdown()
         finally:
             for s, h in previous.items():
@@ -409,12 +565,16 @@ class Daemon:
                 self._stopper.join(10)
             if self.on_air.acquire(timeout=60):  # the airing in progress is finalised first
                 self.on_air.release()
-            with self.engine.begin() as conn:
-                t = self.now().isoformat()
-                conn.execute(
-                    daemon_runs.update()
-                    .where(daemon_runs.c.id == self.run_id)
-                    .values(last_seen=t, stopped_at=t)
+            if self._reconciler.is_alive():
+                self._reconciler.join(15)
+            from .airlog import KEPT
+
+            kept = self.journal.write(
+                self.engine, "stopped", run_id=self.run_id, at=self.now().isoformat()
+            )
+            if kept is KEPT:
+                self.log(
+                    f"警告：{self.journal.problem}；播出记录已暂存在 {self.journal.path}，下次启动时写入"
                 )
             self.log("广播程序已停止")
 
@@ -457,8 +617,8 @@ def run(
     lock = StationLock(cfg.base / ".broadcast-daemon.lock")
     lock.acquire()
     try:
-        if for_seconds is not None:
-            until = now(cfg) + timedelta(seconds=for_seconds)
-        Daemon(cfg, engine, player or make_player(cfg.playback), log).run(until)
+        daemon = Daemon(cfg, engine, player or make_player(cfg.playback), log)
+        daemon._player_from_config = player is None
+        daemon.run(until, for_seconds)
     finally:
         lock.release()

@@ -208,6 +208,24 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
+def describe_db_error(e: BaseException) -> str:
+    """One Chinese line for a database failure (no SQL)."""
+    text = str(getattr(e, "orig", None) or e).lower()
+    if "locked" in text or "busy" in text:
+        return "数据库被其他程序锁定"
+    if "disk is full" in text or "database or disk is full" in text or "no space" in text:
+        return "磁盘已满"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "数据库文件只读"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return "数据库文件已损坏"
+    if "disk i/o error" in text:
+        return "磁盘读写出错（磁盘可能已满）"
+    if "unable to open" in text:
+        return "无法打开数据库文件（所在文件夹可能只读或没有权限）"
+    return f"数据库出错（{e.__class__.__name__}）"
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 (DB-API objects)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -273,7 +291,7 @@ def migrate(engine: Engine, now_iso: str) -> list[int]:
             applied.append(number)
     except SQLAlchemyError as e:
         raise DatabaseError(
-            f"数据库升级失败：{e.__class__.__name__}: {getattr(e, 'orig', None) or e}"
+            f"无法打开或升级数据库：{describe_db_error(e)}（{getattr(e, 'orig', None) or e.__class__.__name__}）"
         ) from e
     return applied
 

@@ -223,6 +223,12 @@ def check_output_file(path: Path) -> Path:
     path = path.expanduser().absolute()
     if path.is_dir():
         raise ExportError(f"--output: {path} 是文件夹；请写文件名，例如 {path / '播出记录.csv'}")
+    system = str(path.resolve()).startswith(("/dev/", "/proc/", "/sys/"))
+    if path.is_symlink() or system or (path.exists() and not path.is_file()):
+        # the file is replaced atomically: a device, pipe or link would be replaced by a file
+        raise ExportError(
+            f"--output: {path} 不是普通文件（设备、管道或链接），不能写入；输出到屏幕请用 -o -"
+        )
     check_folder(path.parent, "--output")
     return path
 
@@ -251,6 +257,8 @@ def parse_request(
     filters = parse_filters(
         cfg, date_from=date_from, date_to=date_to, status=status, topic=topic, village=village
     )
+    if output is not None and str(output) == "-":  # `-o -`: the screen (stdout)
+        output = None
     path = check_output_file(output) if output else None
     return ExportRequest(filters, choose_format(fmt, path), path)
 

@@ -302,6 +302,10 @@ def _programme_for(conn, item: str):
     from . import programmes
 
     if item[:1].lower() == "p" and item[1:].isdigit():
+        if not 0 < int(item[1:]) < 2**63:  # SQLite INTEGER: a larger number is no programme
+            raise QueueError(
+                f"找不到编号为 {item[1:]} 的节目；用 `broadcast programmes list` 查看编号"
+            )
         return programmes.get(conn, int(item[1:])), True
     if not item.isdigit():
         raise QueueError(f"无效的编号：{item}；请写稿件编号（如 3）或节目编号（如 p3）")
@@ -401,7 +405,12 @@ def play_now(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if out.status == "completed":
-        return f"播出记录 {out.airing_id}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
+        record = (
+            f"播出记录 {out.airing_id}"
+            if out.airing_id
+            else "播出记录暂存（数据库暂时无法写入，恢复后自动补写）"
+        )
+        return f"{record}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
     from .airlog import STATUS_LABELS
     from .errors import PlaybackError
 

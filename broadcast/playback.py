@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PlaybackError
 
@@ -79,9 +80,57 @@ class NullPlayer:
             on_progress(time.monotonic() - t0)
 
 
+# A finished player counts as "played" only when it ran for the programme's duration, less
+# EARLY_TOLERANCE_S plus EARLY_TOLERANCE_SHARE of it: the ALSA buffer (up to ~0.5 s) lets a player
+# return before its last sample sounds, and `ffmpeg -re` paces the input by the system clock, so an
+# honest player never returns more than ~0.2 s early (measured: 3.11 s for a 3.00 s file). A player
+# that could not open the device or the file returns in 0.005–0.4 s.
+EARLY_TOLERANCE_S = 1.0
+EARLY_TOLERANCE_SHARE = 0.01
+# A player still running this long after the programme should have ended is stopped.
+HANG_MARGIN_S = 10.0
+HANG_MARGIN_SHARE = 0.05
+
+
+class PlayerFailed(PlaybackError):
+    """The player failed after it had run ``seconds`` (recorded as the seconds played)."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """preexec_fn: the player gets SIGKILL when the daemon dies (even by kill -9)."""
+
+    def setup() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the daemon died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
 class CommandPlayer:
-    """Runs ``argv`` (with ``{file}`` filled in) and waits for it; no shell."""
+    """Runs ``argv`` (with ``{file}`` filled in) and waits for it; no shell.
+
+    Its exit code alone is not believed: ffplay exits 0 when it cannot open the sound device or
+    the file. A player that returns before the programme's duration has failed; one that runs
+    far past it is stopped."""
 
     argv: tuple[str, ...]
     name: str = "command"
@@ -97,60 +146,82 @@ class CommandPlayer:
         args = fill(self.argv, file=str(file))
         if shutil.which(args[0]) is None:
             raise PlaybackError(f"找不到播放程序 {args[0]}；请安装它，或修改 [playback] command")
+        hang = duration + HANG_MARGIN_S + HANG_MARGIN_SHARE * duration
         with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty player never blocks
             t0 = time.monotonic()
             try:
                 proc = subprocess.Popen(
-                    args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
                 )
             except OSError as e:
                 raise PlaybackError(f"无法启动播放程序 {args[0]}（{e.strerror}）") from e
             last = t0
             while proc.poll() is None:
                 if stop.wait(0.2):
-                    proc.terminate()
-                    try:
-                        proc.wait(5)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    stop_process(proc)
                     return time.monotonic() - t0, False
+                ran = time.monotonic() - t0
+                if ran >= hang:
+                    stop_process(proc)
+                    raise PlayerFailed(
+                        f"播放程序超时未退出，已强制停止：运行 {ran:.1f} 秒，节目 {duration:.1f} 秒",
+                        ran,
+                    )
                 if time.monotonic() - last >= PROGRESS_EVERY:
                     last = time.monotonic()
                     on_progress(last - t0)
             played = time.monotonic() - t0
             errors.seek(0)
-            err = errors.read().decode(errors="replace").strip()
+            err = " ".join(errors.read().decode(errors="replace").split())
+        said = f"：{err[:200]}" if err else ""
         if proc.returncode != 0:
-            raise PlaybackError(
-                f"播放程序 {args[0]} 出错（退出码 {proc.returncode}）：{err[-200:]}"
+            raise PlayerFailed(
+                f"播放程序 {args[0]} 出错（退出码 {proc.returncode}，播放 {played:.1f} 秒）{said}",
+                played,
+            )
+        if played < duration - EARLY_TOLERANCE_S - EARLY_TOLERANCE_SHARE * duration:
+            raise PlayerFailed(
+                f"播放程序提前退出：播放 {played:.1f} 秒，节目 {duration:.1f} 秒{said}", played
             )
         return played, True
 
 
-def has_audio_device() -> bool:
-    """A playback PCM device exists (ALSA)."""
-    snd = Path("/dev/snd")
-    return snd.is_dir() and any(
-        p.name.startswith("pcmC") and p.name.endswith("p") for p in snd.iterdir()
-    )
+def has_audio_device(snd: Path = Path("/dev/snd")) -> bool:
+    """A playback PCM device exists (ALSA) and can be opened (busy counts: it exists)."""
+    import errno
+
+    if not snd.is_dir():
+        return False
+    for p in snd.iterdir():
+        if not (p.name.startswith("pcmC") and p.name.endswith("p")):
+            continue
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+            return True
+        except OSError as e:
+            if e.errno == errno.EBUSY:  # another program plays on it: it works
+                return True
+    return False
 
 
 def make_player(pb: Playback) -> Player:
-    """``[playback] player``: command, null, or auto (command when a sound card exists)."""
+    """``[playback] player``: command, null, or auto (command when a sound card can be opened)."""
     if pb.player == "null" or (pb.player == "auto" and not has_audio_device()):
         return NullPlayer()
     return CommandPlayer(pb.command)
 
 
 def fill(template: Sequence[str], **values: str) -> list[str]:
-    """Fill ``{name}`` placeholders in each argument (no shell, so nothing is interpreted)."""
-    out = []
-    for arg in template:
-        for k, v in values.items():
-            arg = arg.replace("{" + k + "}", v)
-        out.append(arg)
-    return out
+    """Replace each argument that is exactly ``{name}`` by its value: one argument each, never
+    spliced into a longer one (no shell, and no `sh -c "… {title}"` either)."""
+    return [
+        values.get(arg[1:-1], arg) if arg.startswith("{") and arg.endswith("}") else arg
+        for arg in template
+    ]
 
 
 def run_hook(template: Sequence[str], what: str, **values: str) -> None:
@@ -175,7 +246,10 @@ def run_hook(template: Sequence[str], what: str, **values: str) -> None:
 def output_lock(path: Path, timeout: float, stop: threading.Event) -> Iterator[bool]:
     """Hold the sound output; yields False when it stayed busy for ``timeout`` seconds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise PlaybackError(f"无法打开播出锁文件 {path}（{e.strerror}）；它不能是符号链接") from e
     got = False
     try:
         deadline = time.monotonic() + max(0.0, timeout)
@@ -226,6 +300,16 @@ def lock_path(cfg: Config) -> Path:
     return cfg.base / ".broadcast-output.lock"
 
 
+def journal_path(cfg: Config) -> Path:
+    """The journal of airing-log writes the database refused (see :class:`airlog.Journal`)."""
+    from .airlog import JOURNAL_NAME
+
+    url = cfg.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":  # beside the database file
+        return Path(url.removeprefix("sqlite:///")).parent / JOURNAL_NAME
+    return cfg.base / JOURNAL_NAME
+
+
 def air(
     engine: Engine,
     cfg: Config,
@@ -238,14 +322,20 @@ def air(
     log: Callable[[str], None] = lambda _m: None,
     late_reason: str | None = None,
     refuse_when_busy: bool = False,
+    journal: Any = None,
 ) -> Outcome:
     """Carry out one airing and record it; never raises for a failed airing.
 
     With ``refuse_when_busy`` (`broadcast play`), a busy output raises PlaybackError and
-    writes nothing: a manual play that was refused is not an airing."""
+    writes nothing: a manual play that was refused is not an airing. The airing's rows go
+    through ``journal`` (an :class:`airlog.Journal`): a locked or full database delays the
+    rows, never the airing, and never changes what they say."""
     from . import airlog
     from .programmes import get
     from .rules import zones_of
+
+    if journal is None:
+        journal = airlog.Journal(journal_path(cfg))
 
     audience = airlog.estimate_audience(req.villages, cfg.villages, cfg.report.audience_factor)
     what = airlog.What(title=req.title, topic=req.topic, queue_entry_id=req.queue_entry_id)
@@ -277,11 +367,17 @@ def air(
 
     def record(status: str, reason: str) -> Outcome:
         """A row for an airing that never started: nobody heard it, so no audience."""
-        with engine.begin() as conn:
-            new = airlog.insert(conn, status=status, reason=reason, **{**common, "audience": 0})
+        new = journal.write(
+            engine,
+            "insert",
+            values={**common, "audience": 0, "status": status, "reason": reason},
+        )
         log(
             f"{req.scheduled_at:%H:%M:%S} {what.title or '（无节目）'}：{airlog.STATUS_LABELS[status]}，{reason}"
         )
+        if new is airlog.KEPT:
+            log(f"警告：{journal.problem}，播出记录暂存，数据库恢复后自动写入")
+            return Outcome(None, status, reason)
         return Outcome(new, status if new else "duplicate", reason)
 
     with engine.connect() as conn:
@@ -320,25 +416,50 @@ def air(
             return record("failed", str(e))
         if cfg.playback.warmup_seconds and stop.wait(cfg.playback.warmup_seconds):
             return record("missed", "广播程序在功放预热时停止")
-        with engine.begin() as conn:
-            airing_id = airlog.insert(
-                conn,
-                status="started",
-                started_at=clock().isoformat(),
+        started = clock()
+        airing_id = journal.write(
+            engine,
+            "insert",
+            values={
                 **common,
-                audible=player.audible,
-            )
+                "status": "started",
+                "started_at": started.isoformat(),
+                "audible": player.audible,
+            },
+        )
         if airing_id is None:
             return Outcome(None, "duplicate")
+        if airing_id is airlog.KEPT and refuse_when_busy:  # `broadcast play`: staff can retry
+            journal.forget_last()
+            raise PlaybackError(f"{journal.problem}，无法记录播出，因此没有播出；请排除后重试")
+        if airing_id is airlog.KEPT:  # the database is locked or full: air now, write later
+            airing_id = None
+            log(f"警告：{journal.problem}，照常播出，播出记录暂存，数据库恢复后自动写入")
+        late = (started - req.scheduled_at).total_seconds()
         log(
             f"{req.scheduled_at:%H:%M:%S} 开始播出《{programme.title}》（{'、'.join(req.villages)}）"
+            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind != "play" else "")
         )
 
         def on_progress(seconds: float) -> None:
-            with engine.begin() as conn:
-                airlog.progress(conn, airing_id, seconds)
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if airing_id is None:
+                return
+            try:  # best effort: a locked database must not hold up the player
+                with engine.begin() as conn:
+                    if engine.dialect.name == "sqlite":
+                        conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                    try:
+                        airlog.progress(conn, airing_id, seconds)
+                    finally:
+                        if engine.dialect.name == "sqlite":
+                            conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+            except SQLAlchemyError:
+                pass
 
         status, reason, played = "interrupted", "广播程序被停止（播放中断）", 0.0
+        t0 = time.monotonic()
         try:
             played, finished = player.play(
                 Path(programme.file), programme.duration_s, stop, on_progress
@@ -347,20 +468,34 @@ def air(
                 status, reason = "completed", None
                 if not player.audible:
                     reason = "无声卡：使用静音播放器，仅按节目时长计时，现场听不到声音"
+        except PlayerFailed as e:
+            status, reason, played = "failed", str(e), e.seconds
         except PlaybackError as e:
-            status, reason = "failed", str(e)
+            status, reason, played = "failed", str(e), time.monotonic() - t0
         except Exception as e:  # noqa: BLE001 - whatever happens, the row is finalised
-            status, reason = "failed", f"播放出错：{e.__class__.__name__}: {e}"
-        finally:  # also on KeyboardInterrupt/SystemExit: never leave the row `started`
-            with engine.begin() as conn:
-                airlog.finish(
-                    conn,
-                    airing_id,
+            from sqlalchemy.exc import SQLAlchemyError
+
+            said = airlog.describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
+            status, reason = "failed", f"播放出错：{e.__class__.__name__}: {said}"
+            played = time.monotonic() - t0
+        except BaseException:  # KeyboardInterrupt/SystemExit: interrupted, with the real seconds
+            played = time.monotonic() - t0
+            raise
+        finally:  # never leave the row `started`
+            kept = journal.write(
+                engine,
+                "finish",
+                key=req.key,
+                at=req.scheduled_at.isoformat(),
+                values=dict(
                     status=status,
                     ended_at=clock().isoformat(),
                     seconds_played=played,
                     reason=reason,
-                )
+                ),
+            )
+            if kept is airlog.KEPT:
+                log(f"警告：{journal.problem}，播出记录暂存，数据库恢复后自动写入")
             log(
                 f"{req.scheduled_at:%H:%M:%S} 《{programme.title}》{airlog.STATUS_LABELS[status]}"
                 f"（{played:.0f} 秒）{'：' + reason if reason and status != 'completed' else ''}"

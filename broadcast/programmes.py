@@ -119,8 +119,12 @@ def write_srt(path: Path, cues: Sequence[Cue], offset: float) -> None:
             "",
         ]
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # a full disk: no half file left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _row(row: Any) -> Programme:

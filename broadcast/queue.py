@@ -188,11 +188,13 @@ def add(
         raise QueueError(f"--times: 播出次数应至少为 1（得到 {times}）；不限次数时请省略 --times")
     if date_from and date_until and date_from > date_until:
         raise QueueError(f"--from {date_from} 晚于 --until {date_until}；请检查起止日期")
-    last = conn.execute(select(func.max(q.c.position)).where(q.c.status == "active")).scalar()
+    # one statement reads the last position and writes the next: two `queue add` at once
+    # cannot both take the same place (a separate SELECT runs outside SQLite's write lock)
+    last = select(func.coalesce(func.max(q.c.position), 0) + 1).where(q.c.status == "active")
     new_id = conn.execute(
         q.insert().values(
             script_id=script_id,
-            position=(last or 0) + 1,
+            position=last.scalar_subquery(),
             times=times,
             date_from=date_from.isoformat() if date_from else None,
             date_until=date_until.isoformat() if date_until else None,

@@ -140,9 +140,10 @@ def runs_on(slot: Slot, day: date, rules: Rules | None) -> bool:
     return statutory(day, rules).workday
 
 
-def slot_for(slots: Sequence[Slot], key: str, at: datetime, rules: Rules | None) -> Slot:
-    """The slot with ``key`` that runs at ``at`` (slots may share a time on different days)."""
-    return next(s for s in slots if slot_key(s) == key and runs_on(s, at.date(), rules))
+def slot_for(slots: Sequence[Slot], key: str, at: datetime, rules: Rules | None) -> Slot | None:
+    """The slot with ``key`` that runs at ``at`` (slots may share a time on different days),
+    or None when no such slot is configured any more."""
+    return next((s for s in slots if slot_key(s) == key and runs_on(s, at.date(), rules)), None)
 
 
 def _open_villages(
@@ -433,7 +434,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
 # --- one-offs ---
 
 
-def parse_at(value: str, tz: ZoneInfo) -> datetime:
+def parse_at(value: str, tz: ZoneInfo, option: str = "--at") -> datetime:
     """'2026-12-04 09:00' or with seconds -> aware datetime in the station timezone."""
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
         try:
@@ -441,7 +442,7 @@ def parse_at(value: str, tz: ZoneInfo) -> datetime:
         except ValueError:
             continue
     raise ScheduleError(
-        f'--at: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
+        f'{option}: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
     )
 
 

@@ -299,6 +299,8 @@ def read(path: Path, max_bytes: int) -> ScriptFile:
     body = normalise_text(body)
     if not body:
         raise ScriptError(f"{name}: 文件没有正文（空文件或只有空白）；请检查是否保存了内容")
+    if not any(unicodedata.category(c)[0] in "LN" for c in body):
+        raise ScriptError(f"{name}: 正文没有可朗读的文字（只有标点、符号或表情）；请检查文件内容")
     if len(body) > max_bytes:
         raise ScriptError(f"{name}: 正文过长（{len(body)} 字），上限为 {_human(max_bytes)}")
     return ScriptFile(
@@ -321,6 +323,8 @@ def read_recording(path: Path) -> ScriptFile:
         raise ScriptError(f"{path.name}: 无法识别的录音文件（{e}）；请换成 MP3、M4A 或 WAV") from e
     if seconds < 1.0:
         raise ScriptError(f"{path.name}: 录音太短（{seconds:.1f} 秒）；请检查文件")
+    if _is_silent(path):
+        raise ScriptError(f"{path.name}: 录音听不到声音（全是静音）；请检查录音")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return ScriptFile(
         title=path.stem,
@@ -335,6 +339,25 @@ def read_recording(path: Path) -> ScriptFile:
     )
 
 
+SILENCE_DB = -60.0  # a recording whose loudest sample stays below this is silent
+
+
+def _is_silent(path: Path) -> bool:
+    """The loudest sample of ``path`` (ffmpeg volumedetect) is below SILENCE_DB."""
+    import re
+    import subprocess
+
+    p = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-af", "volumedetect"]
+        + ["-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    m = re.search(r"max_volume:\s*(-?inf|-?[\d.]+) dB", p.stderr)
+    return m is not None and float(m[1]) < SILENCE_DB
+
+
 def store_recording(sf: ScriptFile, folder: Path) -> Path:
     """Copy a recording into the station's recordings folder (named by its content hash)."""
     import shutil
@@ -344,8 +367,12 @@ def store_recording(sf: ScriptFile, folder: Path) -> Path:
     dest = folder / f"{sf.digest[:16]}{sf.source_path.suffix.lower()}"
     if not dest.exists():
         tmp = dest.with_name(dest.name + ".part")
-        shutil.copyfile(sf.source_path, tmp)
-        tmp.replace(dest)
+        try:
+            shutil.copyfile(sf.source_path, tmp)
+            tmp.replace(dest)
+        except BaseException:  # a full disk or Ctrl-C: no half copy left behind
+            tmp.unlink(missing_ok=True)
+            raise
     return dest
 
 
@@ -398,7 +425,8 @@ def get(conn: Connection, script_id: int) -> Script:
 
     from .db import scripts
 
-    row = conn.execute(select(scripts).where(scripts.c.id == script_id)).first()
+    fits = 0 < script_id < 2**63  # SQLite INTEGER; a larger number is simply no script
+    row = conn.execute(select(scripts).where(scripts.c.id == script_id)).first() if fits else None
     if row is None:
         raise ScriptError(f"找不到编号为 {script_id} 的稿件；用 `broadcast scripts list` 查看编号")
     return _row_to_script(row)

@@ -101,6 +101,8 @@ class EspeakEngine:
 
     def synthesize(self, chunks: Sequence[str], folder: Path) -> tuple[list[Path], list[Cue]]:
         """One WAV per sentence, so the cues are exact."""
+        import wave
+
         from .text import split_sentences
 
         exe = shutil.which("espeak-ng")
@@ -124,7 +126,10 @@ class EspeakEngine:
                     raise EngineFailure(
                         "espeak-ng 合成失败", p.stderr.decode(errors="replace")[:200]
                     )
-                d = _wav_seconds(out)
+                try:
+                    d = _wav_seconds(out)
+                except (EOFError, wave.Error) as e:  # espeak-ng exits 0 on a full disk
+                    raise EngineFailure("espeak-ng 输出的语音文件不完整", "磁盘可能已满") from e
                 pieces.append(out)
                 cues.append(Cue(t, t + d, sentence))
                 t += d

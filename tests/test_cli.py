@@ -381,9 +381,10 @@ def test_service_unit_starts_the_daemon_at_boot(bc):
     r = bc("service", "install", "--print")
     assert r.exit_code == 0, r.output
     unit = r.output
-    assert f"--config {bc.config} run" in unit
+    assert f'"--config" "{bc.config}" "run"' in unit
     assert "Restart=on-failure" in unit and "WantedBy=multi-user.target" in unit
     assert f"WorkingDirectory={bc.folder}" in unit
+    assert "User=broadcast" in unit and "SupplementaryGroups=audio" in unit
 
 
 def test_log_list_filters_and_bad_input(bc):

@@ -171,5 +171,5 @@ def test_player_command_and_jingle_files_are_checked(tmp_path):
         config.load(write(tmp_path, text))
     assert e.value.problems == [
         f'config.toml: audio.intro: 文件不存在：{tmp_path / "audio" / "none.wav"}；请放入该文件，或留空 "" 表示不用 (got "audio/none.wav")',
-        'config.toml: playback.command: 应为播放命令，且含 {file}，例如 ["ffplay", "-nodisp", "-autoexit", "{file}"] (got [\'ffplay\'])',
+        'config.toml: playback.command: 应为播放命令，且含 {file}，例如 ["ffmpeg", "-re", "-i", "{file}", "-f", "alsa", "default"] (got [\'ffplay\'])',
     ]
