@@ -103,11 +103,14 @@ def config_group() -> None:
 @pass_station
 def config_check(st: Station) -> None:
     """检查配置文件，一次列出所有错误。例：broadcast config check"""
+    from .tts import engines_report
+
     cfg = st.cfg
     click.echo(
         f"{cfg.path.name}: 配置正确（{cfg.station.township}，{len(cfg.villages)} 个村，"
         f"{len(cfg.slots)} 个播出时段）"
     )
+    click.echo(engines_report(cfg.tts))
 
 
 @config_group.command("show")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .playback import Player
 
 RECONCILE_SECONDS = 1.0
-CONTROL_JOBS = ("reconcile", "stop")
+CONTROL_JOBS = ("reconcile", "stop", "upgrade")
 LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
 QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
 LOOKAHEAD = timedelta(hours=26)
@@ -359,6 +359,14 @@ class Daemon:
             next_run_time=self.now(),
             misfire_grace_time=None,
         )
+        if self.cfg.tts.upgrade_every_minutes > 0:  # re-voice with a better engine when it answers
+            self.scheduler.add_job(
+                self.upgrade_voices,
+                IntervalTrigger(minutes=self.cfg.tts.upgrade_every_minutes),
+                id="upgrade",
+                next_run_time=self.now(),
+                misfire_grace_time=None,
+            )
         if until is not None:
             self.scheduler.add_job(
                 self.shutdown, DateTrigger(run_date=until), id="stop", misfire_grace_time=None
@@ -388,6 +396,12 @@ class Daemon:
                     .values(last_seen=t, stopped_at=t)
                 )
             self.log("广播程序已停止")
+
+    def upgrade_voices(self) -> None:
+        """Background job: `produce --upgrade` (never the programme on air; see programmes)."""
+        from .programmes import revoice_in_background
+
+        revoice_in_background(self.engine, self.cfg, self.now().isoformat(), self.log)
 
     def shutdown(self) -> None:
         """Stop airing now; the airing in progress is finalised as interrupted."""

@@ -239,9 +239,20 @@ def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_j
     if days < 1:
         raise QueueError(f"--days: 天数应至少为 1（得到 {days}）")
     tz = cfg.station.tz
+    from .listen import verdict
+    from .programmes import listing
+
     with engine.connect() as conn:
         state = schedule.load_state(conn, tz)
+        progs = {p.id: p for p in listing(conn, include_superseded=True)}
     items = schedule.plan(state, cfg.slots, now, now + timedelta(days=days), tz, list(cfg.villages))
+
+    def heard(programme_id: int | None) -> str | None:
+        p = progs.get(programme_id) if programme_id else None
+        if p is None or p.engine == "recording":
+            return None
+        return verdict(p.listen_cer, cfg.tts.listen_check_max_cer)
+
     if as_json:
         return to_json(
             [
@@ -256,6 +267,7 @@ def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_j
                     "title": p.title,
                     "topic": p.topic,
                     "villages": list(p.villages),
+                    "listen_check": heard(p.programme_id),
                 }
                 for p in items
             ]
@@ -268,12 +280,24 @@ def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_j
             f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
             cut(p.title, 30) if p.title else "（无可播节目）",
             p.topic or "",
-            "" if p.programme_id else "无节目",
+            _remark(p.programme_id, heard(p.programme_id)),
             cut(_village_text(p.villages, list(cfg.villages)), 24),
         )
         for p in items
     ]
     return table(("时间", "时段", "节目", "主题", "备注", "覆盖村"), rows)
+
+
+def _remark(programme_id: int | None, heard: str | None) -> str:
+    from .listen import UNCLEAR
+
+    if not programme_id:
+        return "无节目"
+    if heard == UNCLEAR:
+        return "可能听不清"
+    if heard == "未检查":
+        return "未做收听检查"
+    return ""
 
 
 def _programme_for(conn, item: str):

@@ -163,6 +163,13 @@ def _model():
         return _MODEL
 
 
+def release() -> None:
+    """Free the recogniser (a long-running daemon does not keep ~200 MB it rarely needs)."""
+    global _MODEL
+    with _MODEL_LOCK:
+        _MODEL = None
+
+
 def transcribe(audio: Path, start: float = 0.0, end: float | None = None) -> str:
     """What the recogniser hears in ``audio`` between ``start`` and ``end`` seconds."""
     import numpy as np

@@ -534,6 +534,24 @@ def upgrade(engine: Engine, cfg: Config, *, now_iso: str) -> Upgrade:
     return Upgrade(tuple(done), tuple(kept))
 
 
+def revoice_in_background(engine: Engine, cfg: Config, now_iso: str, log) -> None:  # noqa: ANN001
+    """The daemon's re-voicing job: log what was re-made; quiet when nothing could be."""
+    from .listen import release
+
+    try:
+        result = upgrade(engine, cfg, now_iso=now_iso)
+    except Exception as e:  # noqa: BLE001 - a background job must never stop the daemon
+        log(f"自动重做节目出错：{e}")
+        return
+    finally:
+        release()
+    for o in result.done:
+        assert o.programme is not None
+        log(f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}")
+        if o.listen:
+            log(o.listen)
+
+
 def describe_upgrade(u: Upgrade) -> list[str]:
     lines: list[str] = []
     for o in u.done:

