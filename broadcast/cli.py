@@ -333,8 +333,8 @@ def produce(
     if upgrade:
         if script_ids or all_queued or engine_name or force:
             raise click.UsageError("--upgrade 不能与稿件编号、--all、--engine 或 --force 同用")
-        from .programmes import describe_upgrade
-        from .programmes import upgrade as do_upgrade
+        from .revoice import describe_upgrade
+        from .revoice import upgrade as do_upgrade
 
         result = do_upgrade(st.engine, st.cfg, now_iso=st.now().isoformat())
         click.echo("\n".join(describe_upgrade(result)))

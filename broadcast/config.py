@@ -303,6 +303,8 @@ class TTS:
     edge: Edge = field(default_factory=Edge, metadata={"section": Edge})
     # re-voice programmes made by a lower engine of the chain this often (0: never)
     upgrade_every_minutes: float = _opt(_float(0.0, 24 * 60), 30.0)
+    # listen check after production (false: skipped, and every producing command says so)
+    listen_check: bool = _opt(_bool, True)
     # listen check: character error rate of the recogniser above which a programme is flagged
     listen_check_max_cer: float = _opt(_float(0.0, 2.0), 0.35)
     espeak: Espeak = field(default_factory=Espeak, metadata={"section": Espeak})

