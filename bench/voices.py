@@ -52,7 +52,8 @@ with batch():
     except tts.EngineFailure as e:
         print(json.dumps({"error": e.reason}))
         sys.exit(0)
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork + exec
+own = int(next(x for x in open("/proc/self/status") if x.startswith("VmHWM")).split()[1]) / 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"startup": first, "items": out, "rss_mb": own, "worker_rss_mb": kids}))
 """
