@@ -53,9 +53,14 @@ lint: setup
 	$(BIN)/ruff check broadcast tests bench audio
 	$(BIN)/ruff format --check broadcast tests bench audio
 
+# Every benchmark with short defaults; make stops with a non-zero status if one fails.
 bench: setup
-	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/voices.py
+	$(BIN)/python bench/startup.py 5
+	$(BIN)/python bench/normalize.py
+	$(BIN)/python bench/production.py --runs 1 --rss 5
+	$(BIN)/python bench/export.py --rows 20000
+	$(BIN)/python bench/lateness.py --count 5 --spacing 3
+	$(BIN)/python bench/voices.py --scripts 2
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole

@@ -68,6 +68,7 @@ def rows(cfg: config.Config, n: int, seed: int = 1):
 
 def build(folder: Path, n: int) -> config.Config:
     shutil.copy(ROOT / "config.toml", folder / "config.toml")
+    shutil.copytree(ROOT / "audio", folder / "audio", ignore=shutil.ignore_patterns("programmes"))
     cfg = config.load(folder / "config.toml")
     db.open_station(cfg.database_url, "2025-01-01T00:00:00+08:00").dispose()
     with sqlite3.connect(folder / "station.db") as conn:

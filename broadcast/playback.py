@@ -4,7 +4,7 @@
   ``NullPlayer`` plays nothing audible but takes the programme's real duration, so the whole
   chain — hooks, records, timing — runs the same on a PC without a sound card.
 - Hooks: ``[playback] pre_air`` / ``post_air`` argv templates (power the amplifier, switch zone
-  relays) with ``{villages}``, ``{title}``, ``{programme}``, ``{file}``.
+  relays) with ``{villages}``, ``{zones}``, ``{title}``, ``{programme}``, ``{file}``.
 - :func:`air` is one airing, start to finish, written to the airing log twice (``started``,
   then ``completed`` / ``interrupted`` / ``failed``). It takes a ``clock`` instead of reading the
   time itself. One output, one airing at a time: an OS file lock shared by the daemon and
@@ -245,6 +245,7 @@ def air(
     writes nothing: a manual play that was refused is not an airing."""
     from . import airlog
     from .programmes import get
+    from .rules import zones_of
 
     audience = airlog.estimate_audience(req.villages, cfg.villages, cfg.report.audience_factor)
     what = airlog.What(title=req.title, topic=req.topic, queue_entry_id=req.queue_entry_id)
@@ -308,6 +309,7 @@ def air(
                 return Outcome(None, "duplicate")
         values = dict(
             villages="，".join(req.villages),
+            zones="，".join(zones_of(req.villages, cfg.zones)),  # zones covered in full
             title=programme.title,
             programme=str(programme.id),
             file=programme.file,

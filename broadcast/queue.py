@@ -80,6 +80,33 @@ def parse_villages(value: str | None, known: dict[str, int]) -> tuple[str, ...] 
     return names
 
 
+def parse_targets(
+    villages: str | None,
+    zones: str | None,
+    known: dict[str, int],
+    zone_map: dict[str, tuple[str, ...]],
+) -> tuple[str, ...] | str:
+    """--villages and --zones together -> 'all' or the villages they cover, in config order."""
+    import re
+
+    from .console import did_you_mean
+
+    chosen = parse_villages(villages, known)
+    if zones is None or not zones.strip():
+        return chosen
+    names = tuple(dict.fromkeys(n.strip() for n in re.split(r"[,，、\s]+", zones) if n.strip()))
+    for n in names:
+        if n not in zone_map:
+            listed = (
+                f"已配置的分区：{'、'.join(zone_map)}" if zone_map else "请先在 [zones] 中定义分区"
+            )
+            raise QueueError(f"--zones: 未知的分区：{n}{did_you_mean(n, zone_map)}；{listed}")
+    wanted = {v for n in names for v in zone_map[n]}
+    if villages is not None and chosen != "all":
+        wanted |= set(chosen)
+    return tuple(v for v in known if v in wanted)
+
+
 def _villages_db(v: tuple[str, ...] | str) -> str:
     return "all" if v == "all" else json.dumps(list(v), ensure_ascii=False)
 

@@ -29,6 +29,7 @@ from .export import (
     hours,
     parse_date,
 )
+from .rules import zones_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -152,6 +153,8 @@ class Figures:
     others: dict[str, int] = field(default_factory=dict)  # status -> airings (not completed)
     silent: int = 0  # completed airings of the null player (no sound card: nobody heard them)
     voices: dict[str, int] = field(default_factory=dict)  # engine -> completed airings
+    zone_map: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [zones]
+    zones: dict[str, Line] = field(default_factory=dict)
 
     def add(self, g: Group) -> None:
         if g.status != "completed":
@@ -163,6 +166,8 @@ class Figures:
         self.topics.setdefault(topic, Line(topic)).add(g)
         for v in g.villages:
             self.villages.setdefault(v, Line(v)).add(g)
+        for z in zones_of(g.villages, self.zone_map):  # an airing counts for a zone it covered
+            self.zones.setdefault(z, Line(z)).add(g)
         per_month = self.month_topics.setdefault(g.month, {})
         per_month[topic] = per_month.get(topic, 0) + g.airings
 
@@ -195,6 +200,7 @@ def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
         dict(cfg.villages),
         cfg.report.audience_factor,
         tuple(cfg.station.topics),
+        zone_map=dict(cfg.zones),
     )
     for g in grouped(conn, period.filters()):
         fig.add(g)
@@ -322,6 +328,11 @@ def method_notes(fig: Figures) -> list[str]:
         "播出时长：每条记录的“时长(分钟)”= 实际播出秒数 ÷ 60，四舍五入到 0.01 分钟；累计小时数 = 已播完记录的“时长(分钟)”之和 ÷ 60，四舍五入到 0.1 小时。各月、各主题、各村的小时数分别四舍五入，相加可能与合计差 0.1 小时左右；图中分钟数 10 分钟以上取整，不足 10 分钟保留一位小数。",
         f"受众估算：每次播出的估计受众 = 所覆盖各村人口之和 × 受众系数，四舍五入到整数，在播出时写入记录（当前配置 [report] audience_factor = {fig.audience_factor}）。受众人次 = 已播完记录的“估计受众(人次)”之和，同一村民多次收听计为多人次，不作进一步取整。各村人口（config.toml [villages]）：{people}。",
         "覆盖行政村：已播完记录“覆盖村”一栏中出现的不同村名的个数。",
+        *(
+            ["按分区统计：一次播出覆盖了分区（config.toml [zones]）内的全部村，才计入该分区。"]
+            if fig.zone_map
+            else []
+        ),
         f"复核方法：运行 broadcast log export --from {p.start} --to {p.end} --output 播出记录.csv，用 Excel 或 WPS 打开，筛选“状态”为“已播完”的行，对“时长(分钟)”和“估计受众(人次)”求和，即得上述数字。",
     ]
 
@@ -345,11 +356,19 @@ def tables(fig: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
         [v.name, str(fig.population.get(v.name, "—")), str(v.airings), v.hours]
         for v in fig.village_lines()
     ]
-    return [
+    out = [
         ("按月统计", ["月份", *cols], [*months, total]),
         ("按主题统计", ["主题", *cols], [*topics, total]),
         ("按村统计", ["村", "人口", "播出次数", "播出时长(小时)"], villages),
     ]
+    if fig.zone_map:
+        zones = [
+            [z, "、".join(members), str(line.airings), line.hours]
+            for z, members in fig.zone_map.items()
+            for line in [fig.zones.get(z, Line(z))]
+        ]
+        out.append(("按分区统计", ["分区", "所含村", "播出次数", "播出时长(小时)"], zones))
+    return out
 
 
 def overview(fig: Figures) -> list[list[str]]:
@@ -373,7 +392,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def markdown(fig: Figures, now: datetime) -> str:
-    numbers = "一二三四五六"
+    numbers = "一二三四五六七"
     out = [
         f"# {title(fig)}",
         "",
@@ -390,7 +409,7 @@ def markdown(fig: Figures, now: datetime) -> str:
         out += ["", f"## {numbers[i]}、{heading}", "", _md_table(headers, rows)]
         if heading in charts:
             out += ["", f"![{heading}]({charts[heading]})"]
-    out += ["", f"## {numbers[4]}、数据来源与计算方法", ""]
+    out += ["", f"## {numbers[len(tables(fig)) + 1]}、数据来源与计算方法", ""]
     out += [f"{i}. {note}" for i, note in enumerate(method_notes(fig), 1)]
     return "\n".join(out) + "\n"
 
@@ -408,7 +427,7 @@ def write_docx(fig: Figures, now: datetime, charts: dict[str, Path], path: Path)
     doc.add_heading(title(fig), level=1)
     doc.add_paragraph(headline(fig))
     doc.add_paragraph(f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）")
-    numbers = "一二三四五六"
+    numbers = "一二三四五六七"
     doc.add_heading("一、总体情况", level=2)
     _docx_table(doc, ["项目", "数值"], overview(fig))
     for i, (heading, headers, rows) in enumerate(tables(fig), 1):
@@ -416,7 +435,7 @@ def write_docx(fig: Figures, now: datetime, charts: dict[str, Path], path: Path)
         _docx_table(doc, headers, rows)
         if heading in charts:
             doc.add_picture(str(charts[heading]), width=Cm(16))
-    doc.add_heading(f"{numbers[4]}、数据来源与计算方法", level=2)
+    doc.add_heading(f"{numbers[len(tables(fig)) + 1]}、数据来源与计算方法", level=2)
     for i, note in enumerate(method_notes(fig), 1):
         doc.add_paragraph(f"{i}. {note}")
     doc.save(str(path))

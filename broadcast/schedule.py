@@ -5,6 +5,11 @@ planned is what the daemon will do. Rotation: each slot airs the next active que
 queue order, continuing after the entry the last slot airing played, skipping entries outside
 their dates, without a programme, not meant for the slot's villages, or with their ``--times``
 used up.
+
+Station rules (rules.py) apply here, so the daemon only follows the plan: a slot time on a
+no-broadcast day or a skipped holiday is *suppressed* (listed with its reason, never an airing,
+never missed); villages under a partial blackout drop out of an airing; an airing whose
+programme would start in or run into quiet hours is *refused* (the daemon records it missed).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .config import Slot
+    from .rules import Rules
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Candidate:
     date_until: date | None
     villages: tuple[str, ...] | str
     programme_id: int | None
+    duration_s: float | None = None  # of the programme it would air
 
     def remaining(self) -> int | None:
         return None if self.times is None else max(0, self.times - self.completed)
@@ -62,6 +69,7 @@ class OneOff:
     topic: str
     programme_id: int | None
     villages: tuple[str, ...] | str
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ class Planned:
     villages: tuple[str, ...]
     entry: Candidate | None = None
     oneoff: OneOff | None = None
+    suppressed: str | None = None  # a station rule says no airing here (not an airing at all)
+    refused: str | None = None  # it would run into quiet hours: not started, recorded missed
 
     @property
     def programme_id(self) -> int | None:
@@ -118,21 +128,91 @@ def resolve_villages(
     return tuple(v for v in all_villages if v in a and v in b)
 
 
-def occurrences(
-    slots: Sequence[Slot], start: datetime, end: datetime, tz: ZoneInfo
-) -> list[tuple[Slot, datetime]]:
-    """Every slot time in [start, end), in order (wall-clock times in the station timezone)."""
-    out: list[tuple[Slot, datetime]] = []
+def runs_on(slot: Slot, day: date, rules: Rules | None) -> bool:
+    """Does ``slot`` run on ``day``? A ``skip_holidays`` slot on every weekday (mon-fri) follows
+    the statutory calendar: it also runs on 调休 working weekend days."""
+    if day.weekday() in slot.days:
+        return True
+    if rules is None or not slot.skip_holidays or not set(range(5)) <= set(slot.days):
+        return False
+    from .rules import statutory
+
+    return statutory(day, rules).workday
+
+
+def slot_for(slots: Sequence[Slot], key: str, at: datetime, rules: Rules | None) -> Slot:
+    """The slot with ``key`` that runs at ``at`` (slots may share a time on different days)."""
+    return next(s for s in slots if slot_key(s) == key and runs_on(s, at.date(), rules))
+
+
+def _open_villages(
+    at: datetime, villages: tuple[str, ...], rules: Rules | None
+) -> tuple[tuple[str, ...], str | None]:
+    """``villages`` minus those under a blackout at ``at``, and the blackout's reason."""
+    if rules is None or not rules.blackouts:
+        return villages, None
+    from .rules import blacked_out
+
+    blocked, reason = blacked_out(at, villages or ("*",), rules)
+    return tuple(v for v in villages if v not in blocked), reason if blocked else None
+
+
+def suppression(
+    slot: Slot, at: datetime, rules: Rules | None, all_villages: Sequence[str]
+) -> str | None:
+    """Why this slot time does not air at all (holiday, blackout everywhere it covers), or None."""
+    if rules is None:
+        return None
+    if slot.skip_holidays:
+        from .rules import holiday_skip
+
+        reason = holiday_skip(at.date(), rules)
+        if reason:
+            return reason
+    covered = resolve_villages("all", slot.villages, all_villages) if all_villages else ()
+    left, reason = _open_villages(at, covered, rules)
+    if reason and not left:
+        return f"禁播：{reason}"
+    return None
+
+
+def slot_times(
+    slots: Sequence[Slot],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    rules: Rules | None = None,
+    all_villages: Sequence[str] = (),
+) -> list[tuple[Slot, datetime, str | None]]:
+    """Every slot time in [start, end), in order, with the reason when a rule suppresses it."""
+    out: list[tuple[Slot, datetime, str | None]] = []
     day = start.astimezone(tz).date()
     last = end.astimezone(tz).date()
     while day <= last:
         for slot in slots:
-            if day.weekday() in slot.days:
+            if runs_on(slot, day, rules):
                 at = datetime.combine(day, slot.time, tzinfo=tz)
                 if start <= at < end:
-                    out.append((slot, at))
+                    out.append((slot, at, suppression(slot, at, rules, all_villages)))
         day += timedelta(days=1)
     return sorted(out, key=lambda x: x[1])
+
+
+def occurrences(
+    slots: Sequence[Slot],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    rules: Rules | None = None,
+    all_villages: Sequence[str] = (),
+) -> list[tuple[Slot, datetime]]:
+    """Every slot time in [start, end) that may air, in order (wall-clock times in the station
+    timezone); times suppressed by ``rules`` are left out: they are neither airings nor missed."""
+    return [
+        (slot, at)
+        for slot, at, why in slot_times(slots, start, end, tz, rules, all_villages)
+        if why is None
+    ]
 
 
 def pick(
@@ -165,46 +245,74 @@ def pick(
     return chosen
 
 
+def _refusal(start: datetime, seconds: float | None, rules: Rules | None) -> str | None:
+    if rules is None:
+        return None
+    from .rules import quiet_conflict, quiet_reason
+
+    w = quiet_conflict(start, seconds or 0.0, rules)
+    return quiet_reason(w, seconds) if w else None
+
+
 def slot_airings(
-    state: State, slot: Slot, at: datetime, all_villages: Sequence[str]
+    state: State,
+    slot: Slot,
+    at: datetime,
+    all_villages: Sequence[str],
+    rules: Rules | None = None,
 ) -> list[Planned]:
     """The airings one slot occurrence makes: ``slot.programmes`` of them, each keyed #1, #2 …
-    (a key with no entry means nothing could be played there)."""
+    (a key with no entry means nothing could be played there). Villages under a blackout drop
+    out; an airing that would run into quiet hours (one after another from ``at``) is refused."""
+    slot_villages: tuple[str, ...] | str = slot.villages
+    if rules is not None and rules.blackouts:
+        open_, _ = _open_villages(at, resolve_villages("all", slot.villages, all_villages), rules)
+        slot_villages = open_
     chosen = pick(
         state.candidates,
         state.last_entry_id,
         slot.programmes,
         at.date(),
-        slot.villages,
+        slot_villages,
         all_villages,
         state.last_position,
     )
     out = []
+    start = at
     for i in range(slot.programmes):
         key = f"{slot_key(slot)}#{i + 1}"
         if i < len(chosen):
             c = chosen[i]
-            villages = resolve_villages(c.villages, slot.villages, all_villages)
-            out.append(Planned(key, "slot", at, slot.name or None, villages, entry=c))
+            villages = resolve_villages(c.villages, slot_villages, all_villages)
+            refused = _refusal(start, c.duration_s, rules)
+            out.append(
+                Planned(key, "slot", at, slot.name or None, villages, entry=c, refused=refused)
+            )
+            start += timedelta(seconds=c.duration_s or 0.0)
         else:
-            villages = resolve_villages("all", slot.villages, all_villages)
+            villages = resolve_villages("all", slot_villages, all_villages)
             out.append(Planned(key, "slot", at, slot.name or None, villages))
     return out
 
 
-def oneoff_airing(o: OneOff, all_villages: Sequence[str]) -> Planned:
+def oneoff_airing(o: OneOff, all_villages: Sequence[str], rules: Rules | None = None) -> Planned:
+    villages = resolve_villages(o.villages, "all", all_villages)
+    open_, reason = _open_villages(o.at, villages, rules)
     return Planned(
         f"oneoff:{o.id}",
         "oneoff",
         o.at,
         None,
-        resolve_villages(o.villages, "all", all_villages),
+        open_ if open_ else villages,
         oneoff=o,
+        suppressed=f"禁播：{reason}" if reason and not open_ else None,
+        refused=_refusal(o.at, o.duration_s, rules),
     )
 
 
 def _advance(state: State, played: Sequence[Planned]) -> State:
     """The state after ``played`` completed (for looking further ahead)."""
+    played = [p for p in played if p.refused is None and p.suppressed is None]
     done = {p.entry.entry_id for p in played if p.entry is not None}
     if not done:
         return state
@@ -223,20 +331,31 @@ def plan(
     end: datetime,
     tz: ZoneInfo,
     all_villages: Sequence[str],
+    rules: Rules | None = None,
 ) -> list[Planned]:
-    """Airings from ``start`` to ``end``, assuming each one completes."""
-    events: list[tuple[datetime, int, object]] = [
-        (at, 0, slot) for slot, at in occurrences(slots, start, end, tz)
+    """Airings from ``start`` to ``end``, assuming each one completes; slot times a rule
+    suppresses are included, marked ``suppressed`` (so they can be listed with the reason)."""
+    events: list[tuple[datetime, int, object, str | None]] = [
+        (at, 0, slot, why)
+        for slot, at, why in slot_times(slots, start, end, tz, rules, all_villages)
     ]
-    events += [(o.at, 1, o) for o in state.oneoffs if start <= o.at < end]
+    events += [(o.at, 1, o, None) for o in state.oneoffs if start <= o.at < end]
     out: list[Planned] = []
-    for at, kind, obj in sorted(events, key=lambda e: (e[0], e[1])):
-        if kind == 0:
-            made = slot_airings(state, obj, at, all_villages)  # type: ignore[arg-type]
+    for at, kind, obj, why in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == 0 and why is not None:
+            slot: Slot = obj  # type: ignore[assignment]
+            villages = resolve_villages("all", slot.villages, all_villages)
+            out.append(
+                Planned(
+                    f"{slot_key(slot)}#1", "slot", at, slot.name or None, villages, suppressed=why
+                )
+            )
+        elif kind == 0:
+            made = slot_airings(state, obj, at, all_villages, rules)  # type: ignore[arg-type]
             state = _advance(state, made)
             out += made
         else:
-            out.append(oneoff_airing(obj, all_villages))  # type: ignore[arg-type]
+            out.append(oneoff_airing(obj, all_villages, rules))  # type: ignore[arg-type]
     return out
 
 
@@ -263,6 +382,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             select(programmes.c.script_id, programmes.c.id).where(programmes.c.status == "current")
         )
     }
+    durations = dict(conn.execute(select(programmes.c.id, programmes.c.duration_s)).all())
     cands = tuple(
         Candidate(
             entry_id=e.id,
@@ -276,6 +396,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             date_until=_d(e.date_until),
             villages=e.villages,
             programme_id=current.get(e.script_id),
+            duration_s=durations.get(current.get(e.script_id)),
         )
         for e in queue.entries(conn)
     )
@@ -294,6 +415,7 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             topic=r.topic,
             programme_id=r.programme_id or current.get(r.script_id),
             villages=_villages(r.villages),
+            duration_s=durations.get(r.programme_id or current.get(r.script_id)),
         )
         for r in rows
     )
@@ -331,11 +453,15 @@ def add_oneoff(
     programme_id: int | None,
     villages: tuple[str, ...] | str,
     now: datetime,
+    rules: Rules | None = None,
+    seconds: float | None = None,
+    all_villages: Sequence[str] = (),
 ) -> int:
     from .db import oneoffs
 
     if at <= now:
         raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M:%S} 已经过去；请指定将来的时间")
+    check_oneoff(at, villages, rules, seconds, all_villages)
     return conn.execute(
         oneoffs.insert().values(
             at=at.isoformat(),
@@ -346,6 +472,31 @@ def add_oneoff(
             created_at=now.isoformat(),
         )
     ).inserted_primary_key[0]
+
+
+def check_oneoff(
+    at: datetime,
+    villages: tuple[str, ...] | str,
+    rules: Rules | None,
+    seconds: float | None = None,
+    all_villages: Sequence[str] = (),
+) -> None:
+    """Refuse a one-off that would start in or run into quiet hours, or that falls on a
+    no-broadcast time everywhere it would be heard (ScheduleError, one line)."""
+    if rules is None:
+        return
+    from .rules import quiet_conflict
+
+    w = quiet_conflict(at, seconds or 0.0, rules)
+    if w is not None:
+        into = "在" if w.contains(at.time()) else "播出时会进入"
+        raise ScheduleError(
+            f"--at: {at:%H:%M} {into}静音时段 {w}，不能安排播出（{w.law()}）；请改到静音时段以外"
+        )
+    covered = resolve_villages(villages, "all", all_villages) if all_villages else ()
+    left, reason = _open_villages(at, covered, rules)
+    if reason and not left:
+        raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M} 是禁播时间（{reason}）；请换一个时间")
 
 
 def remove_oneoff(conn: Connection, oneoff_id: int) -> None:

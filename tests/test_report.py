@@ -54,12 +54,13 @@ def test_year_report_files_paragraph_and_charts(filled: Path):
     assert "| 4月 | 0 | 0.0 | 0 |" in md  # months without airings are shown
     assert "| 合计 | 5 | 0.5 | 21610 |" in md
     assert "| 石桥村 | 1340 | 3 | 0.3 |" in md
+    assert "## 五、按分区统计" in md and "## 六、数据来源与计算方法" in md
     assert "每次播出的估计受众 = 所覆盖各村人口之和 × 受众系数" in md
     assert "audience_factor = 1.0" in md and "四舍五入到 0.1 小时" in md
 
     doc = Document(str(folder / "report.docx"))
     assert PARAGRAPH in [p.text for p in doc.paragraphs]
-    assert len(doc.tables) == 4 and len(doc.inline_shapes) == 2
+    assert len(doc.tables) == 5 and len(doc.inline_shapes) == 2  # with 按分区统计
     assert doc.tables[1].rows[1].cells[0].text == "1月"
 
     png = folder / "airings_by_month.png"

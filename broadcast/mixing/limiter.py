@@ -1,0 +1,136 @@
+"""True-peak limiter on per-block peaks, and the make-up gain solver around it.
+
+Lookahead/attack 5 ms, hold 20 ms, release 60 dB/s; the gain is smoothed by a moving average
+and never above what any peak requires (also between block centres, where it is
+interpolated). The loudness after limiting is predicted from block energies x gains², so
+"the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+from .loudness import BLK, gated_loudness, segment_bound
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+_LOOKAHEAD_S = 0.005
+_HOLD_S = 0.020
+_RELEASE_DB_S = 60.0
+MAX_MAKEUP_DB = 12.0  # most make-up gain pushed into the limiter
+
+
+def limiter_gain(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> np.ndarray:
+    """Per-block gain (<= 1, float32) keeping ``gain * peaks`` under ``ceiling`` (linear).
+
+    Lookahead min-filter with hold -> linear-in-dB release (cumulative-minimum trick) ->
+    moving-average attack, in chunks so memory stays small. ``ahead + 1`` virtual
+    unlimited blocks precede block 0, so the attack ramp for a peak at the start still fits.
+    """
+    import numpy as np
+    from scipy.ndimage import minimum_filter1d
+
+    ahead = max(1, math.ceil(_LOOKAHEAD_S * rate / BLK))
+    hold = max(ahead, math.ceil(_HOLD_S * rate / BLK))
+    size = hold + ahead + 3  # min window [j - hold - 1, j + ahead + 1]
+    origin = hold + 1 - size // 2
+    pre = ahead + 1
+    n_ext = len(peaks) + pre
+    step = _RELEASE_DB_S * BLK / rate  # dB per block
+    out = np.empty(len(peaks), dtype=np.float32)
+    carry = 0.0  # release state (dB) of the previous block
+    hist = np.ones(ahead)  # last ``ahead`` linear gains, for the moving average
+    chunk = 1 << 16
+    for a in range(0, n_ext, chunk):
+        b = min(n_ext, a + chunk)
+        lo, hi = a - hold - 1, b + ahead + 1
+        need = np.ones(hi - lo)
+        p_lo, p_hi = max(lo, pre), min(hi, n_ext)
+        if p_hi > p_lo:
+            with np.errstate(divide="ignore"):
+                need[p_lo - lo : p_hi - lo] = np.minimum(
+                    1.0, ceiling / (gain * peaks[p_lo - pre : p_hi - pre].astype(np.float64))
+                )
+        m = minimum_filter1d(need, size, origin=origin, mode="constant", cval=1.0)
+        m = m[hold + 1 : hold + 1 + (b - a)]
+        ramp = np.arange(b - a) * step
+        rel = ramp + np.minimum(carry + step, np.minimum.accumulate(20 * np.log10(m) - ramp))
+        carry = float(rel[-1])
+        ext = np.concatenate([hist, 10 ** (rel / 20)])
+        hist = ext[len(ext) - ahead :]
+        cs = np.concatenate([[0.0], np.cumsum(ext)])
+        box = (cs[ahead + 1 :] - cs[: -ahead - 1]) / (ahead + 1)  # mean over [j - ahead, j]
+        o_lo = max(a, pre)
+        if b > o_lo:
+            out[o_lo - pre : b - pre] = np.minimum(box[o_lo - a :], 1.0)
+    return out
+
+
+def solve(
+    aim: float, peaks: np.ndarray, energy: np.ndarray, frames: int, rate: int,
+    ceiling_db: float, start_db: float,
+) -> tuple[float, np.ndarray]:  # fmt: skip
+    """Make-up gain (dB) and block gains whose limited result is predicted at ``aim`` LUFS.
+
+    Safeguarded secant steps: the predicted loudness rises monotonically with the make-up
+    gain but, under heavy limiting, with a slope well below 1.
+    """
+    import numpy as np
+
+    bounds = []
+    k = 0
+    while (b := segment_bound(k, rate)) < frames:
+        bounds.append(b // BLK)
+        k += 1
+    seg_blocks = np.array(bounds, dtype=np.int64)
+    ceiling = 10 ** (ceiling_db / 20)
+
+    def evaluate(d: float) -> tuple[float, np.ndarray]:
+        g = 10 ** (d / 20)
+        gains = limiter_gain(peaks, g, ceiling, rate)
+        gains *= g
+        weighted = np.square(gains)
+        weighted *= energy
+        seg = np.add.reduceat(weighted, seg_blocks).astype(np.float64)
+        return gated_loudness(seg, frames, rate), gains
+
+    d, (lufs, gains) = start_db, evaluate(start_db)
+    best = (abs(aim - lufs), d, gains)
+    lo: tuple[float, float] | None = None  # (gain, loudness) below / above the aim
+    hi: tuple[float, float] | None = None
+    prev: tuple[float, float] | None = None  # previous point while unbracketed
+    for _ in range(25):
+        err = aim - lufs
+        if abs(err) < 0.01 or not math.isfinite(lufs):
+            break
+        if err > 0:
+            lo = (d, lufs)
+        else:
+            hi = (d, lufs)
+        if lo is not None and hi is not None:  # bracketed: interpolate, keep inside
+            frac = (aim - lo[1]) / (hi[1] - lo[1])
+            d = lo[0] + min(max(frac, 0.1), 0.9) * (hi[0] - lo[0])
+        else:  # no bracket yet: step along the local slope (1 at first)
+            slope = 1.0
+            if prev is not None and prev[0] != d:
+                slope = min(max((prev[1] - lufs) / (prev[0] - d), 0.05), 1.0)
+            prev = (d, lufs)
+            d = min(d + err / slope, MAX_MAKEUP_DB)
+            if prev[0] == d:  # already at the cap and still too quiet
+                break
+        lufs, gains = evaluate(d)
+        if abs(aim - lufs) < best[0]:
+            best = (abs(aim - lufs), d, gains)
+    if best[0] > 0.1:
+        log.warning(
+            "limiter: %.1f LUFS not reachable under the peak ceiling without more than %.0f dB"
+            " of limiting; the programme will be quieter",
+            aim,
+            MAX_MAKEUP_DB,
+        )
+    return best[1], best[2]

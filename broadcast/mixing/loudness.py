@@ -1,0 +1,263 @@
+"""Loudness and true-peak measurement: BS.1770-4 integrated loudness and an 8x true-peak meter.
+
+Blockwise and streaming: K-weighting biquads with carried state, 100-ms energy segments,
+400-ms gating blocks with 75 % overlap, absolute and relative gates, the same filters and
+block bounds as pyloudnorm. True peak is read 8x oversampled (seven fractional-delay phases
+of a Kaiser-windowed sinc, via FFT): a 4x grid under-reads a 17.6-kHz tone by up to 0.44 dB,
+an 8x grid by at most 0.11 dB. Also records, per 32-frame block, the true peak and the
+K-weighted energy that the limiter works on. numpy/scipy are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+BLK = 32  # frames per limiter/analysis block
+OVERSAMPLE = 8
+_HALF = 16  # interpolator half length (taps per phase = 2 * _HALF)
+_CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770 G_i (L, R, C, Ls, Rs)
+
+
+def load_numeric() -> None:
+    """Import numpy/scipy before worker threads start (scipy's lazy loading is not thread-safe)."""
+    import numpy  # noqa: F401
+    import scipy.fft  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+
+def db(x: float) -> float:
+    return 20 * math.log10(x) if x > 0 else -math.inf
+
+
+def _k_weighting_sos(rate: int) -> np.ndarray:
+    """BS.1770 K-weighting as two RBJ biquads, the same design pyloudnorm uses."""
+    import numpy as np
+
+    w0s, w0h = 2 * math.pi * 1500.0 / rate, 2 * math.pi * 38.0 / rate
+    a = 10 ** (4.0 / 40)
+    alpha = math.sin(w0s) / (2 / math.sqrt(2))
+    cw, sa = math.cos(w0s), 2 * math.sqrt(a) * alpha
+    shelf = [
+        a * ((a + 1) + (a - 1) * cw + sa),
+        -2 * a * ((a - 1) + (a + 1) * cw),
+        a * ((a + 1) + (a - 1) * cw - sa),
+        (a + 1) - (a - 1) * cw + sa,
+        2 * ((a - 1) - (a + 1) * cw),
+        (a + 1) - (a - 1) * cw - sa,
+    ]
+    alpha, cw = math.sin(w0h) / (2 * 0.5), math.cos(w0h)
+    high = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2, 1 + alpha, -2 * cw, 1 - alpha]
+    return np.array([[v / f[3] for v in f] for f in (shelf, high)])
+
+
+def segment_bound(k: int, rate: int) -> int:
+    """First frame of the k-th 100-ms segment, computed exactly as pyloudnorm's block bounds."""
+    return int(0.4 * (k * 0.25) * rate)
+
+
+def gated_loudness(segments: np.ndarray, frames: int, rate: int) -> float:
+    """BS.1770-4 gated loudness from K-weighted energies of consecutive 100-ms segments.
+
+    -inf when there is no 400-ms gating block (as ffmpeg's ebur128): a shorter sound has no
+    integrated loudness, and a plain mean over it would not be what any meter reads.
+    """
+    import numpy as np
+
+    duration = frames / rate
+    if duration < 0.4:
+        return -math.inf
+    blocks = int(round((duration - 0.4) / 0.1)) + 1
+    seg = np.zeros(blocks + 3)
+    n = min(len(segments), blocks + 3)
+    seg[:n] = segments[:n]
+    z = (seg[:-3] + seg[1:-2] + seg[2:-1] + seg[3:]) / (0.4 * rate)
+    with np.errstate(divide="ignore"):
+        lk = -0.691 + 10 * np.log10(z)
+    above = z[lk >= -70.0]
+    if above.size == 0:
+        return -math.inf
+    rel = -0.691 + 10 * math.log10(float(np.mean(above))) - 10.0
+    gated = z[(lk > rel) & (lk > -70.0)]
+    mean = float(np.mean(gated)) if gated.size else 0.0
+    return -0.691 + 10 * math.log10(mean) if mean > 0 else -math.inf
+
+
+class Meter:
+    """Streaming integrated-loudness meter (feed float32 (frames, channels) chunks)."""
+
+    def __init__(self, rate: int, channels: int):
+        import numpy as np
+
+        self.rate = rate
+        self.sos = _k_weighting_sos(rate)
+        self.zi = [np.zeros((2, 2)) for _ in range(channels)]
+        self.weights = [_CHANNEL_WEIGHTS[min(c, 4)] for c in range(channels)]
+        self.frames = 0
+        self.segments: list[float] = []
+        self.acc = 0.0  # energy of the current, unfinished segment
+        self.next_bound = segment_bound(1, rate)
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        """Add a chunk; returns its per-frame channel-weighted K-weighted power (float64)."""
+        import numpy as np
+        from scipy.signal import sosfilt
+
+        w = np.zeros(len(x))
+        for c, weight in enumerate(self.weights):
+            v = x[:, c].astype(np.float64)
+            v[::2] += 1e-20  # a -400 dBFS Nyquist tone keeps the filters out of denormals
+            v[1::2] -= 1e-20
+            y, self.zi[c] = sosfilt(self.sos, v, zi=self.zi[c])
+            w += weight * np.square(y)
+        start, end = self.frames, self.frames + len(w)
+        cs = np.cumsum(w)
+        taken = 0.0
+        while self.next_bound <= end:
+            i = self.next_bound - start
+            upto = float(cs[i - 1]) if i > 0 else 0.0
+            self.segments.append(self.acc + upto - taken)
+            self.acc, taken = 0.0, upto
+            self.next_bound = segment_bound(len(self.segments) + 1, self.rate)
+        if len(cs):
+            self.acc += float(cs[-1]) - taken
+        self.frames = end
+        return w
+
+    def loudness(self) -> float:
+        import numpy as np
+
+        return gated_loudness(np.array(self.segments + [self.acc]), self.frames, self.rate)
+
+
+def _kernels(oversample: int) -> np.ndarray:
+    """(oversample-1, 2*_HALF) reversed kernels giving x(m + k/oversample) from x[m-H+1 .. m+H]."""
+    import numpy as np
+
+    taps = np.arange(-_HALF + 1, _HALF + 1)
+    rows = []
+    for k in range(1, oversample):
+        t = taps - k / oversample
+        h = np.sinc(t) * np.i0(9.0 * np.sqrt(1.0 - (t / _HALF) ** 2)) / np.i0(9.0)
+        rows.append(h / h.sum())
+    return np.array(rows, dtype=np.float32)[:, ::-1].copy()
+
+
+class Analyser:
+    """Loudness, true peak and (optionally) per-block peaks and K-energies of a chunk stream.
+
+    The true-peak FFTs run in a worker thread (they release the GIL) while the caller
+    K-weights. Feed chunks whose length is a multiple of BLK except the last.
+    """
+
+    def __init__(
+        self, rate: int, channels: int, blocks: bool = False, oversample: int = OVERSAMPLE
+    ):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
+
+        self.meter = Meter(rate, channels)
+        self.blocks = blocks
+        self.kernels = _kernels(oversample)
+        self.spectra: dict[int, np.ndarray] = {}
+        self.hist = np.zeros((2 * BLK, channels), dtype=np.float32)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="truepeak")
+        self.pending: deque = deque()
+        self.peak_parts: list[np.ndarray] = []
+        self.energy: list[np.ndarray] = []
+        self.first = True
+        self.max = 0.0
+
+    def _block_peaks(self, buf: np.ndarray) -> np.ndarray:
+        """Block true peaks of buffer rows [BLK, len - BLK) (the rest is context)."""
+        import numpy as np
+        import scipy.fft as sf
+
+        n = len(buf) - 2 * BLK
+        peak = np.abs(buf[BLK : BLK + n]).max(axis=1)
+        lag = self.kernels.shape[1] - 1
+        for c in range(buf.shape[1]):
+            seg = buf[BLK - _HALF + 1 : BLK + n + _HALF, c]
+            size = sf.next_fast_len(len(seg), real=True)
+            if (spec := self.spectra.get(size)) is None:
+                spec = self.spectra[size] = sf.rfft(self.kernels, size, axis=1)
+            y = sf.irfft(sf.rfft(seg, size)[None, :] * spec, size, axis=1)
+            np.maximum(peak, abs(y[:, lag : lag + n]).max(axis=0), out=peak)
+        return peak.reshape(-1, BLK).max(axis=1)
+
+    def _collect(self) -> None:
+        blocks = self.pending.popleft().result()
+        if self.first:  # the first job covers the virtual block before frame 0
+            blocks, self.first = blocks[1:], False
+        if blocks.size:
+            self.max = max(self.max, float(blocks.max()))
+        if self.blocks:
+            self.peak_parts.append(blocks)
+
+    def _submit(self, x: np.ndarray) -> None:
+        import numpy as np
+
+        buf = np.concatenate([self.hist, x])
+        self.hist = buf[-2 * BLK :]
+        self.pending.append(self.pool.submit(self._block_peaks, buf))
+        while len(self.pending) > 2:
+            self._collect()
+
+    def feed(self, x: np.ndarray) -> None:
+        import numpy as np
+
+        padded = pad_blocks(x)
+        self._submit(padded)
+        w = self.meter.feed(x)
+        if self.blocks:
+            self.energy.append(pad_blocks(w).reshape(-1, BLK).sum(axis=1, dtype=np.float32))
+
+    def finish(self) -> None:
+        import numpy as np
+
+        try:
+            self._submit(np.zeros((BLK, self.hist.shape[1]), dtype=np.float32))
+            while self.pending:
+                self._collect()
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+
+    def block_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(per-block true peak, per-block K-weighted energy), float32."""
+        import numpy as np
+
+        return np.concatenate(self.peak_parts), np.concatenate(self.energy)
+
+    @property
+    def lufs(self) -> float:
+        return self.meter.loudness()
+
+    @property
+    def true_peak(self) -> float:
+        return db(self.max)
+
+
+def pad_blocks(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    extra = (-len(x)) % BLK
+    if extra == 0:
+        return x
+    return np.concatenate([x, np.zeros((extra,) + x.shape[1:], dtype=x.dtype)])
+
+
+def analyse(chunks, rate: int, channels: int) -> tuple[float, float, int]:
+    """(integrated LUFS, true peak dBTP, frames) of an iterable of float32 chunks."""
+    an = Analyser(rate, channels)
+    try:
+        for x in chunks:
+            an.feed(x)
+    finally:
+        an.finish()
+    return an.lufs, an.true_peak, an.meter.frames
