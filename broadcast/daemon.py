@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 RECONCILE_SECONDS = 1.0  # on the monotonic clock: a wall-clock step never pauses it
 CLOCK_JUMP_SECONDS = 2.0  # wall clock vs monotonic clock beyond this between two reconciles
 TROUBLE_EVERY = 60.0  # seconds between two log lines about the same trouble
-CONTROL_JOBS = ("reconcile", "stop")
+CONTROL_JOBS = ("reconcile", "stop", "upgrade")
 LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
 QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
 LOOKAHEAD = timedelta(hours=26)
@@ -524,6 +524,7 @@ class Daemon:
         signal, stop in reverse order."""
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
         from sqlalchemy.exc import SQLAlchemyError
 
         from .airlog import describe_db_error
@@ -547,6 +548,14 @@ class Daemon:
         self.until = until
         if for_seconds is not None:
             self.deadline = time.monotonic() + for_seconds
+        if self.cfg.tts.upgrade_every_minutes > 0:  # re-voice with a better engine when it answers
+            self.scheduler.add_job(
+                self.upgrade_voices,
+                IntervalTrigger(minutes=self.cfg.tts.upgrade_every_minutes),
+                id="upgrade",
+                next_run_time=self.now(),
+                misfire_grace_time=None,
+            )
         previous = {
             s: signal.signal(s, lambda *_: self.shutdown()) for s in (signal.SIGTERM, signal.SIGINT)
         }
@@ -577,6 +586,12 @@ class Daemon:
                     f"警告：{self.journal.problem}；播出记录已暂存在 {self.journal.path}，下次启动时写入"
                 )
             self.log("广播程序已停止")
+
+    def upgrade_voices(self) -> None:
+        """Background job: `produce --upgrade` (never the programme on air; see programmes)."""
+        from .revoice import revoice_in_background
+
+        revoice_in_background(self.engine, self.cfg, self.now().isoformat(), self.log)
 
     def shutdown(self) -> None:
         """Stop airing now; the airing in progress is finalised as interrupted."""

@@ -102,6 +102,10 @@ programmes = Table(
     Column("note", Text),  # e.g. why the fallback engine was used
     Column("status", String(16), nullable=False),  # current | superseded
     Column("produced_at", Text, nullable=False),
+    # v5: the listen check (an offline recogniser's character error rate against the text)
+    Column("listen_cer", Float),
+    Column("listen_heard", Text),
+    Column("listen_checked_at", Text),
 )
 Index("ix_programmes_script_status", programmes.c.script_id, programmes.c.status)
 
@@ -184,7 +188,7 @@ def _v2(conn: Connection) -> None:
 
     conn.execute(text("ALTER TABLE scripts ADD COLUMN kind VARCHAR(8) NOT NULL DEFAULT 'text'"))
     conn.execute(text("ALTER TABLE scripts ADD COLUMN audio_file TEXT"))
-    programmes.create(conn)
+    _as_of(programmes, LISTEN_COLUMNS).create(conn)
 
 
 def _v3(conn: Connection) -> None:
@@ -198,12 +202,24 @@ def _v4(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE airings ADD COLUMN audible BOOLEAN"))
 
 
+LISTEN_COLUMNS = ("listen_cer", "listen_heard", "listen_checked_at")
+
+
+def _v5(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_cer FLOAT"))
+    conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_heard TEXT"))
+    conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_checked_at TEXT"))
+
+
 # (version, description, step). Append only; never edit a step that has shipped.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "scripts and queue", _v1),
     (2, "programmes; pre-recorded audio scripts", _v2),
     (3, "airing log, one-off airings, daemon runs", _v3),
     (4, "airings record whether the airing was audible", _v4),
+    (5, "programmes: listen check", _v5),
 ]
 LATEST = MIGRATIONS[-1][0]
 

