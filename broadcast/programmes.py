@@ -104,6 +104,8 @@ def _recipe(cfg: Config, content_hash: str, chain: Sequence[str]) -> str:
         ],
         "audio": [a.loudness_lufs, a.true_peak_dbtp, a.sample_rate, a.format, a.bitrate],
         "jingles": [_file_digest(a.intro), _file_digest(a.outro), _file_digest(a.bed)],
+        # per-engine lexicon tables change what an offline voice reads, not the spoken text
+        "lexicon": _file_digest(cfg.tts.lexicon),
     }
     return hashlib.sha256(json.dumps(blob, ensure_ascii=False).encode()).hexdigest()
 
@@ -244,7 +246,7 @@ def produce_one(
         result = master(source, out, _mix_settings(cfg))
         engine_label, voice, cues = "recording", "原声录音", ()
     else:
-        from .text import chunk
+        from .text import chunk, load_lexicon
 
         chunks = chunk(spoken, max_chars=cfg.tts.edge.chunk_chars)
         speech = tts.speak(
@@ -253,6 +255,7 @@ def produce_one(
             cfg.tts.cache,
             force=force,
             unreachable=unreachable,
+            lexicon=load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None,
         )
         result = master(list(speech.pieces), out, _mix_settings(cfg))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
@@ -261,6 +264,8 @@ def produce_one(
                 f"{speech.fallback_note}；联网后运行 `broadcast produce --upgrade` "
                 "可重新合成（广播程序运行时会自动重做）"
             )
+        if speech.warning:
+            note = f"{note}\n{speech.warning}" if note else speech.warning
     srt = None
     if cues:
         srt = out.with_suffix(".srt")

