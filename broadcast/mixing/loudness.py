@@ -170,9 +170,7 @@ class Analyser:
     K-weights. Feed chunks whose length is a multiple of BLK except the last.
     """
 
-    def __init__(
-        self, rate: int, channels: int, blocks: bool = False, oversample: int = OVERSAMPLE
-    ):
+    def __init__(self, rate: int, channels: int, blocks: int = 0, oversample: int = OVERSAMPLE):
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
@@ -188,8 +186,9 @@ class Analyser:
         self.hist = np.zeros((2 * BLK, channels), dtype=np.float32)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="truepeak")
         self.pending: deque = deque()
-        self.peak_parts: list[np.ndarray] = []
-        self.energy: list[np.ndarray] = []
+        n = -(-blocks // BLK)  # per-block arrays for a stream of ``blocks`` frames (or none)
+        self.peaks, self.energy = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        self.filled = [0, 0]  # blocks written into peaks, energy
         self.first = True
         self.max = 0.0
 
@@ -224,7 +223,7 @@ class Analyser:
         if blocks.size:
             self.max = max(self.max, float(blocks.max()))
         if self.blocks:
-            self.peak_parts.append(blocks)
+            self._store(0, self.peaks, blocks)
 
     def _submit(self, x: np.ndarray) -> None:
         import numpy as np
@@ -236,13 +235,17 @@ class Analyser:
             self._collect()
 
     def feed(self, x: np.ndarray) -> None:
-        import numpy as np
 
         padded = pad_blocks(x)
         self._submit(padded)
         w = self.meter.feed(x)
         if self.blocks:
-            self.energy.append(pad_blocks(w).reshape(-1, BLK).sum(axis=1, dtype=np.float32))
+            self._store(1, self.energy, pad_blocks(w).reshape(-1, BLK).sum(axis=1))
+
+    def _store(self, which: int, dest: np.ndarray, values: np.ndarray) -> None:
+        i = self.filled[which]
+        dest[i : i + len(values)] = values
+        self.filled[which] = i + len(values)
 
     def finish(self) -> None:
         import numpy as np
@@ -256,9 +259,8 @@ class Analyser:
 
     def block_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(per-block true peak, per-block K-weighted energy), float32."""
-        import numpy as np
 
-        return np.concatenate(self.peak_parts), np.concatenate(self.energy)
+        return self.peaks, self.energy
 
     @property
     def lufs(self) -> float:
