@@ -101,30 +101,31 @@ class Meter:
         self.segments: list[float] = []
         self.acc = 0.0  # energy of the current, unfinished segment
         self.next_bound = segment_bound(1, rate)
+        self.guard = np.zeros(0)
 
     def feed(self, x: np.ndarray) -> np.ndarray:
         """Add a chunk; returns its per-frame channel-weighted K-weighted power (float64)."""
         import numpy as np
         from scipy.signal import sosfilt
 
+        if len(self.guard) < len(x):  # a -400 dBFS Nyquist tone keeps the filters out of denormals
+            self.guard = np.resize(np.array([1e-20, -1e-20]), len(x) + 1)
         w = np.zeros(len(x))
         for c, weight in enumerate(self.weights):
-            v = x[:, c].astype(np.float64)
-            v[::2] += 1e-20  # a -400 dBFS Nyquist tone keeps the filters out of denormals
-            v[1::2] -= 1e-20
+            v = np.add(x[:, c], self.guard[: len(x)], dtype=np.float64)
             y, self.zi[c] = sosfilt(self.sos, v, zi=self.zi[c])
-            w += weight * np.square(y)
+            np.square(y, out=y)
+            w += y if weight == 1.0 else weight * y
         start, end = self.frames, self.frames + len(w)
-        cs = np.cumsum(w)
-        taken = 0.0
+        cuts = []
         while self.next_bound <= end:
-            i = self.next_bound - start
-            upto = float(cs[i - 1]) if i > 0 else 0.0
-            self.segments.append(self.acc + upto - taken)
-            self.acc, taken = 0.0, upto
-            self.next_bound = segment_bound(len(self.segments) + 1, self.rate)
-        if len(cs):
-            self.acc += float(cs[-1]) - taken
+            cuts.append(self.next_bound - start)
+            self.next_bound = segment_bound(len(self.segments) + len(cuts) + 1, self.rate)
+        *closed, rest = (float(part.sum()) for part in np.split(w, cuts))
+        for energy in closed:
+            self.segments.append(self.acc + energy)
+            self.acc = 0.0
+        self.acc += rest
         self.frames = end
         return w
 
