@@ -3,7 +3,9 @@
 Lookahead/attack 5 ms, hold 20 ms, release 60 dB/s; the gain is smoothed by a moving average
 and never above what any peak requires (also between block centres, where it is
 interpolated). The loudness after limiting is predicted from block energies x gains², so
-"the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds.
+"the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds. The
+gain curve is produced in chunks and never held whole: the solver sums it into 100-ms
+segments, the renderer interpolates it to the frames it is writing.
 """
 
 from __future__ import annotations

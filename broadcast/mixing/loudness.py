@@ -3,9 +3,11 @@
 Blockwise and streaming: K-weighting biquads with carried state, 100-ms energy segments,
 400-ms gating blocks with 75 % overlap, absolute and relative gates, the same filters and
 block bounds as pyloudnorm. True peak is read 8x oversampled (seven fractional-delay phases
-of a Kaiser-windowed sinc, via FFT): a 4x grid under-reads a 17.6-kHz tone by up to 0.44 dB,
-an 8x grid by at most 0.11 dB. Also records, per 32-frame block, the true peak and the
-K-weighted energy that the limiter works on. numpy/scipy are imported inside functions.
+of a Kaiser-windowed sinc): a 4x grid under-reads a 17.6-kHz tone by up to 0.44 dB, an 8x
+grid by at most 0.11 dB. The 4x phases are computed everywhere, the odd 8x phases only in
+blocks near the loudest peak (the maximum is the same). Also records, per 32-frame block,
+the true peak and the K-weighted energy that the limiter plans on (8 bytes per block).
+numpy/scipy are imported inside functions.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770 G_i (L, R, C, Ls, Rs)
 def load_numeric() -> None:
     """Import numpy/scipy before worker threads start (scipy's lazy loading is not thread-safe)."""
     import numpy  # noqa: F401
-    import scipy.fft  # noqa: F401
     import scipy.ndimage  # noqa: F401
     import scipy.signal  # noqa: F401
 
@@ -167,8 +168,9 @@ def _interpolated_peaks(rows: np.ndarray, h: np.ndarray) -> np.ndarray:
 class Analyser:
     """Loudness, true peak and (optionally) per-block peaks and K-energies of a chunk stream.
 
-    The true-peak FFTs run in a worker thread (they release the GIL) while the caller
-    K-weights. Feed chunks whose length is a multiple of BLK except the last.
+    The true-peak products run in a worker thread (they release the GIL) while the caller
+    K-weights. Feed chunks whose length is a multiple of BLK except the last. ``blocks``:
+    the stream's length in frames, to record per-block arrays (0: none).
     """
 
     def __init__(self, rate: int, channels: int, blocks: int = 0, oversample: int = OVERSAMPLE):
