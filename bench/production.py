@@ -4,7 +4,7 @@
 
 1. Builds "cached speech": espeak-ng Mandarin sentences at 24 kHz (edge-tts's rate), looped
    to a 5-minute WAV.
-2. Times ``master()`` producing a 5-minute 44.1 kHz mono 128 kb/s MP3 with intro and outro,
+2. Times, in turns, ``master()`` producing a 5-minute 44.1 kHz mono 128 kb/s MP3 with intro and outro,
    and, in the same run, ffmpeg alone encoding the same intro + speech + outro:
    (a) concat + encode only (no loudness work: the floor), (b) concat + ``loudnorm``
    (ffmpeg's own one-pass EBU R128 normaliser with true-peak limiting) + encode.
@@ -168,13 +168,15 @@ def ffmpeg_alone(voice: Path, out: Path, loudnorm: bool) -> None:
     )
 
 
-def timed(fn, runs: int) -> float:
-    times = []
+def timed(fns: list, runs: int) -> list[float]:
+    """Median seconds of each function, run in turns (so machine load hits all alike)."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 def rss_wrapper(out: str, pieces: list[str]) -> None:
@@ -219,9 +221,14 @@ def main() -> None:
         settings = MixSettings(intro=INTRO, outro=OUTRO)
         ours, plain, norm = work / "master.mp3", work / "ffmpeg.mp3", work / "loudnorm.mp3"
         master(speech, ours, settings)  # warm-up (imports, page cache)
-        t_master = timed(lambda: master(speech, ours, settings), args.runs)
-        t_plain = timed(lambda: ffmpeg_alone(speech, plain, False), args.runs)
-        t_norm = timed(lambda: ffmpeg_alone(speech, norm, True), args.runs)
+        t_master, t_plain, t_norm = timed(
+            [
+                lambda: master(speech, ours, settings),
+                lambda: ffmpeg_alone(speech, plain, False),
+                lambda: ffmpeg_alone(speech, norm, True),
+            ],
+            args.runs,
+        )
 
         rss = {m: measure_rss(work / f"rss{m}.mp3", [speech] * max(1, m // 5)) for m in args.rss}
 

@@ -3,13 +3,16 @@
 Lookahead/attack 5 ms, hold 20 ms, release 60 dB/s; the gain is smoothed by a moving average
 and never above what any peak requires (also between block centres, where it is
 interpolated). The loudness after limiting is predicted from block energies x gains², so
-"the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds.
+"the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds. The
+gain curve is produced in chunks and never held whole: the solver sums it into 100-ms
+segments, the renderer interpolates it to the frames it is writing.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .loudness import BLK, gated_loudness, segment_bound
@@ -25,12 +28,13 @@ _RELEASE_DB_S = 60.0
 MAX_MAKEUP_DB = 12.0  # most make-up gain pushed into the limiter
 
 
-def limiter_gain(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> np.ndarray:
-    """Per-block gain (<= 1, float32) keeping ``gain * peaks`` under ``ceiling`` (linear).
+def gain_chunks(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> Iterator[np.ndarray]:
+    """Consecutive chunks of the per-block gain (float32, make-up ``gain`` included) that
+    keeps ``gain * peaks`` under ``ceiling`` (linear): no gain curve is held whole.
 
     Lookahead min-filter with hold -> linear-in-dB release (cumulative-minimum trick) ->
-    moving-average attack, in chunks so memory stays small. ``ahead + 1`` virtual
-    unlimited blocks precede block 0, so the attack ramp for a peak at the start still fits.
+    moving-average attack. ``ahead + 1`` virtual unlimited blocks precede block 0, so the
+    attack ramp for a peak at the start still fits.
     """
     import numpy as np
     from scipy.ndimage import minimum_filter1d
@@ -42,7 +46,6 @@ def limiter_gain(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> n
     pre = ahead + 1
     n_ext = len(peaks) + pre
     step = _RELEASE_DB_S * BLK / rate  # dB per block
-    out = np.empty(len(peaks), dtype=np.float32)
     carry = 0.0  # release state (dB) of the previous block
     hist = np.ones(ahead)  # last ``ahead`` linear gains, for the moving average
     chunk = 1 << 16
@@ -65,17 +68,15 @@ def limiter_gain(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> n
         hist = ext[len(ext) - ahead :]
         cs = np.concatenate([[0.0], np.cumsum(ext)])
         box = (cs[ahead + 1 :] - cs[: -ahead - 1]) / (ahead + 1)  # mean over [j - ahead, j]
-        o_lo = max(a, pre)
-        if b > o_lo:
-            out[o_lo - pre : b - pre] = np.minimum(box[o_lo - a :], 1.0)
-    return out
+        if b > (o_lo := max(a, pre)):
+            yield (np.minimum(box[o_lo - a :], 1.0) * gain).astype(np.float32)
 
 
 def solve(
     aim: float, peaks: np.ndarray, energy: np.ndarray, frames: int, rate: int,
     ceiling_db: float, start_db: float,
-) -> tuple[float, np.ndarray]:  # fmt: skip
-    """Make-up gain (dB) and block gains whose limited result is predicted at ``aim`` LUFS.
+) -> float:  # fmt: skip
+    """Make-up gain (dB) whose limited result is predicted at ``aim`` LUFS.
 
     Safeguarded secant steps: the predicted loudness rises monotonically with the make-up
     gain but, under heavy limiting, with a slope well below 1.
@@ -90,17 +91,18 @@ def solve(
     seg_blocks = np.array(bounds, dtype=np.int64)
     ceiling = 10 ** (ceiling_db / 20)
 
-    def evaluate(d: float) -> tuple[float, np.ndarray]:
-        g = 10 ** (d / 20)
-        gains = limiter_gain(peaks, g, ceiling, rate)
-        gains *= g
-        weighted = np.square(gains)
-        weighted *= energy
-        seg = np.add.reduceat(weighted, seg_blocks).astype(np.float64)
-        return gated_loudness(seg, frames, rate), gains
+    def evaluate(d: float) -> float:
+        seg, a = np.zeros(len(seg_blocks)), 0
+        for gains in gain_chunks(peaks, 10 ** (d / 20), ceiling, rate):
+            b = a + len(gains)
+            ids = np.searchsorted(seg_blocks, np.arange(a, b), side="right") - 1
+            w = np.square(gains, dtype=np.float64) * energy[a:b]
+            seg[ids[0] : ids[-1] + 1] += np.bincount(ids - ids[0], w)
+            a = b
+        return gated_loudness(seg, frames, rate)
 
-    d, (lufs, gains) = start_db, evaluate(start_db)
-    best = (abs(aim - lufs), d, gains)
+    d, lufs = start_db, evaluate(start_db)
+    best = (abs(aim - lufs), d)
     lo: tuple[float, float] | None = None  # (gain, loudness) below / above the aim
     hi: tuple[float, float] | None = None
     prev: tuple[float, float] | None = None  # previous point while unbracketed
@@ -123,9 +125,9 @@ def solve(
             d = min(d + err / slope, MAX_MAKEUP_DB)
             if prev[0] == d:  # already at the cap and still too quiet
                 break
-        lufs, gains = evaluate(d)
+        lufs = evaluate(d)
         if abs(aim - lufs) < best[0]:
-            best = (abs(aim - lufs), d, gains)
+            best = (abs(aim - lufs), d)
     if best[0] > 0.1:
         log.warning(
             "limiter: %.1f LUFS not reachable under the peak ceiling without more than %.0f dB"
@@ -133,4 +135,4 @@ def solve(
             aim,
             MAX_MAKEUP_DB,
         )
-    return best[1], best[2]
+    return best[1]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from broadcast.errors import MixError
 
 from . import MixResult, MixSettings, compose, ffmpeg
-from .limiter import solve
+from .limiter import gain_chunks, solve
 from .loudness import Analyser, Meter, analyse, load_numeric
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -115,7 +115,7 @@ def _analysis(programme: AudioSegment, total: int) -> tuple[np.ndarray, np.ndarr
     """Per-block true peaks and K-weighted energies of the composed programme."""
     # 4x is enough to plan the limiter on; the read-back of the written file is 8x and a
     # miss there (energy near 0.4 fs) re-renders under a lower ceiling
-    an = Analyser(programme.frame_rate, programme.channels, blocks=True, oversample=4)
+    an = Analyser(programme.frame_rate, programme.channels, blocks=total, oversample=4)
     try:
         for s in range(0, total, ffmpeg.CHUNK):
             an.feed(compose.frames(programme, s, min(total, s + ffmpeg.CHUNK)))
@@ -124,19 +124,26 @@ def _analysis(programme: AudioSegment, total: int) -> tuple[np.ndarray, np.ndarr
     return an.block_arrays()
 
 
-def _rendered(programme: AudioSegment, gains: np.ndarray, total: int) -> Iterator[np.ndarray]:
-    """The programme times the limiter gain curve (interpolated between block centres)."""
+def _rendered(
+    programme: AudioSegment, peaks: np.ndarray, gain_db: float, ceiling_db: float, total: int
+) -> Iterator[np.ndarray]:
+    """The programme times the limiter's gain (interpolated between block centres)."""
     import numpy as np
 
     from .loudness import BLK
 
+    g_lin, c_lin = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
+    chunks = gain_chunks(peaks, g_lin, c_lin, programme.frame_rate)
+    have, first = np.zeros(0, np.float32), 0  # the gains of blocks [first, first + len(have))
     for s in range(0, total, ffmpeg.CHUNK):
         e = min(total, s + ffmpeg.CHUNK)
-        b0, b1 = max(0, s // BLK - 1), min(len(gains), e // BLK + 2)
+        b0, b1 = max(0, s // BLK - 1), min(len(peaks), e // BLK + 2)
+        while first + len(have) < b1:
+            have, first = np.concatenate([have[b0 - first :], next(chunks)]), b0
         centres = np.arange(b0, b1) * BLK + (BLK - 1) / 2
-        g = np.interp(np.arange(s, e), centres, gains[b0:b1]).astype(np.float32)
+        g = np.interp(np.arange(s, e), centres, have[b0 - first : b1 - first])
         x = compose.frames(programme, s, e)
-        x *= g[:, None]
+        x *= g.astype(np.float32)[:, None]
         yield x
 
 
@@ -176,7 +183,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
         peaks, energy = _analysis(programme, total)
         ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
         aim = target - shift.result()  # what we ask the predictor for
-        delta_db, gains = solve(aim, peaks, energy, total, rate, ceiling_db, 0.0)
+        delta_db = solve(aim, peaks, energy, total, rate, ceiling_db, 0.0)
         fd, name = tempfile.mkstemp(
             dir=out.parent, prefix=".broadcast-", suffix=f".part{out.suffix}"
         )
@@ -185,9 +192,9 @@ def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 if attempt > 1:
-                    delta_db, gains = solve(aim, peaks, energy, total, rate, ceiling_db, delta_db)
+                    delta_db = solve(aim, peaks, energy, total, rate, ceiling_db, delta_db)
                 lufs, tp = ffmpeg.encode(
-                    _rendered(programme, gains, total), total, s.format, rate, s.channels,
+                    _rendered(programme, peaks, delta_db, ceiling_db, total), total, s.format, rate, s.channels,
                     s.bitrate, tmp_out, str(out),
                 )  # fmt: skip
                 log.info(
