@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,7 +59,6 @@ class Speech:
     engine: str
     voice: str
     duration: float
-    cached: bool = False
     fallback_note: str | None = None  # set when an earlier engine in the chain failed
     warning: str | None = None  # Latin letters the speaking engine received (see text.for_engine)
 
@@ -166,7 +165,6 @@ class EdgeEngine:
     timeout_seconds: int = 30
     backoff_seconds: float = 1.0
     name: str = "edge"
-    requests: int = field(default=0, init=False)
 
     def settings(self) -> dict[str, object]:
         return {"voice": self.voice, "rate": self.rate, "volume": self.volume, "pitch": self.pitch}
@@ -237,7 +235,6 @@ class EdgeEngine:
         import edge_tts
         from edge_tts import exceptions as ex
 
-        self.requests += 1
         try:
             com = edge_tts.Communicate(
                 text,
@@ -410,7 +407,6 @@ def _load_cached(folder: Path, engine: Synthesizer) -> Speech | None:
             engine=engine.name,
             voice=data["voice"],
             duration=data["duration"],
-            cached=True,
         )
     except (ValueError, KeyError, TypeError):
         return None  # a damaged cache entry is simply made again
@@ -447,7 +443,7 @@ def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) ->
         raise
     speech = _load_cached(final, engine)
     assert speech is not None
-    return Speech(**{**speech.__dict__, "cached": False})
+    return speech
 
 
 UNREACHABLE = ("连接失败", "连接超时")
