@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -252,18 +253,7 @@ def queue_group() -> None:
     "--produce/--no-produce", default=True, show_default=True, help="加入后立即制作节目。"
 )
 @pass_station
-def queue_add(
-    st: Station,
-    items: tuple[str, ...],
-    topic: str | None,
-    title: str | None,
-    times: int | None,
-    date_from: str | None,
-    date_until: str | None,
-    villages: str | None,
-    zones: str | None,
-    produce: bool,
-) -> None:
+def queue_add(st: Station, items: tuple[str, ...], produce: bool, **options: Any) -> None:
     """把稿件文件（或录音）或稿件编号加入待播队列，并制作节目。
 
     \b
@@ -272,27 +262,13 @@ def queue_add(
     """
     from .queue import QueueRequest, add_items
 
-    request = QueueRequest(
-        items=items,
-        topic=topic,
-        title=title,
-        times=times,
-        date_from=date_from,
-        date_until=date_until,
-        villages=villages,
-        zones=zones,
-    )
+    request = QueueRequest(items=items, **options)  # --topic --title --times --from … --zones
     lines, script_ids = add_items(st.engine, st.cfg, request, st.now())
     for line in lines:
         click.echo(line)
     if produce:
-        _produce(
-            st,
-            script_ids,
-            engine_name=None,
-            force=False,
-            failed_hint="条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作",
-        )
+        hint = "条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作"
+        _produce(st, script_ids, engine_name=None, force=False, failed_hint=hint)
 
 
 @queue_group.command("list")
@@ -622,30 +598,11 @@ def log_group() -> None:
 @airing_filter_options("只看")
 @json_option
 @pass_station
-def log_list(
-    st: Station,
-    date_from: str | None,
-    date_to: str | None,
-    status: str | None,
-    topic: str | None,
-    village: str | None,
-    as_json: bool,
-) -> None:
-    """列出播出记录。例：broadcast log list --from 2026-12-01 --status completed"""
+def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
+    """列出播出记录。例：broadcast log list --from 2026-12-01 --status 已播完"""
     from .export import log_listing
 
-    click.echo(
-        log_listing(
-            st.engine,
-            st.cfg,
-            date_from=date_from,
-            date_to=date_to,
-            status=status,
-            topic=topic,
-            village=village,
-            as_json=as_json,
-        )
-    )
+    click.echo(log_listing(st.engine, st.cfg, as_json=as_json, **filters))
 
 
 log_group.add_command(log_export)

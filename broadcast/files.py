@@ -13,6 +13,8 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +60,26 @@ def atomic_path(path: Path) -> Iterator[Path]:
         commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(final: Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a new folder beside ``final``; it becomes ``final`` only if the block succeeds.
+
+    ``replace=False``: when ``final`` appeared meanwhile (another process made the same
+    folder first), it is kept and the new one dropped."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        if replace and final.exists():
+            shutil.rmtree(final)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if replace or not final.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def open_lock(path: Path) -> int:

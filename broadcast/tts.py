@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -414,9 +412,11 @@ def _load_cached(folder: Path, engine: Synthesizer) -> Speech | None:
 
 def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) -> Speech:
     """Synthesise into a temporary folder, then rename it into the cache (atomic)."""
+    from .files import atomic_dir
+
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache))
-    try:
+    final = cache / key
+    with atomic_dir(final) as tmp:
         pieces, cues = engine.synthesize(chunks, tmp)
         duration = cues[-1].end if cues else 0.0
         (tmp / "speech.json").write_text(
@@ -434,13 +434,6 @@ def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) ->
             ),
             encoding="utf-8",
         )
-        final = cache / key
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     speech = _load_cached(final, engine)
     assert speech is not None
     return speech
