@@ -85,7 +85,6 @@ def estimate_audience(villages: Iterable[str], population: dict[str, int], facto
 
 def _row(row: Any) -> Airing:
     m = dict(row._mapping)
-    m["villages"] = tuple(json.loads(m["villages"]))
     return Airing(**m)
 
 
@@ -132,7 +131,7 @@ def insert(
         kind=kind,
         slot_name=slot_name,
         oneoff_id=oneoff_id,
-        villages=json.dumps(list(villages), ensure_ascii=False),
+        villages=tuple(villages),
         scheduled_at=scheduled_at,
         started_at=started_at,
         ended_at=ended_at,
@@ -393,10 +392,12 @@ class Journal:
     def _rewrite(self, ops: list[dict[str, Any]]) -> None:
         if self.path is None:
             return
+        from .files import atomic_path
+
         try:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in ops), "utf-8")
-            os.replace(tmp, self.path)
+            with atomic_path(self.path) as tmp:
+                text = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in ops)
+                tmp.write_text(text, "utf-8")
         except OSError:
             pass  # the old journal stays; replaying it again is harmless
 

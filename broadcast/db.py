@@ -11,16 +11,15 @@ on every backend, readable in any SQLite browser, and sortable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import contextmanager
+import json
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import DatabaseError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from sqlalchemy.engine import Connection, Engine
 
 from sqlalchemy import (
@@ -34,11 +33,37 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     event,
 )
 
 metadata = MetaData()
+
+
+class VillageList(TypeDecorator):
+    """Villages an entry covers: a tuple of names, stored as JSON text (``["青石村","东岭村"]``),
+    or the string ``"all"`` stored as is. Other text (a LIKE pattern) is bound unchanged."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | str | None, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(list(value), ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> tuple[str, ...] | str | None:
+        if value is None or value == "all":
+            return value
+        return _decoded(value)
+
+
+@lru_cache(maxsize=1024)
+def _decoded(text: str) -> tuple[str, ...]:
+    """A million airings share a few village sets: each is decoded once."""
+    return tuple(json.loads(text))
+
 
 schema_migrations = Table(
     "schema_migrations",
@@ -77,7 +102,7 @@ queue_entries = Table(
     Column("times", Integer),  # None = no limit
     Column("date_from", String(10)),
     Column("date_until", String(10)),
-    Column("villages", Text, nullable=False),  # "all" or a JSON list of names
+    Column("villages", VillageList, nullable=False),  # "all" or names
     Column("status", String(16), nullable=False),  # active | removed
     Column("added_at", Text, nullable=False),
     Column("removed_at", Text),
@@ -116,7 +141,7 @@ oneoffs = Table(
     Column("at", Text, nullable=False),  # ISO 8601 with offset
     Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
     Column("programme_id", Integer, ForeignKey("programmes.id")),  # a fixed programme, or None
-    Column("villages", Text, nullable=False),  # "all" or a JSON list
+    Column("villages", VillageList, nullable=False),  # "all" or names
     Column("status", String(16), nullable=False),  # pending | removed
     Column("created_at", Text, nullable=False),
 )
@@ -136,7 +161,7 @@ airings = Table(
     Column("script_id", Integer, ForeignKey("scripts.id")),
     Column("title", Text),
     Column("topic", Text),
-    Column("villages", Text, nullable=False),  # JSON list of village names (resolved, never "all")
+    Column("villages", VillageList, nullable=False),  # names (resolved, never "all")
     Column("scheduled_at", Text, nullable=False),
     Column("started_at", Text),
     Column("ended_at", Text),
@@ -321,10 +346,3 @@ def open_station(url: str, now_iso: str) -> Engine:
         engine.dispose()
         raise
     return engine
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    with engine.begin() as conn:
-        yield conn

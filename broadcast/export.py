@@ -269,20 +269,18 @@ def parse_request(
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
-    import tempfile
+    """:func:`broadcast.files.atomic_path` with its failures told as ExportError."""
+    from . import files
 
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = files.temp_beside(path)
     except OSError as e:
         raise ExportError(
             f"无法在 {path.parent} 中写文件（{e.strerror}）；请换一个可写的文件夹"
         ) from e
-    os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
-        os.replace(tmp, path)
+        files.commit(tmp, path)
     except OSError as e:
         raise ExportError(
             f"无法写入 {path}（{e.strerror}）；文件未改动，请检查磁盘空间和权限"
@@ -362,9 +360,8 @@ def grouped(conn: Connection, filters: Filters) -> list[Group]:
         func.coalesce(func.sum(a.c.audience), 0),
     ).group_by(month, a.c.topic, a.c.status, a.c.villages)
     _sort_threads(conn)
-    names = _VillageNames()
     return [
-        Group(m, topic, status, names.tuple(v), n, int(minutes), int(audience))
+        Group(m, topic, status, v, n, int(minutes), int(audience))
         for m, topic, status, v, n, minutes, audience in conn.execute(where(stmt, filters))
     ]
 
@@ -376,21 +373,15 @@ def _sort_threads(conn: Connection) -> None:
 
 
 class _VillageNames:
-    """JSON village lists decoded once per distinct value (a million rows share a few)."""
+    """Village sets joined once per distinct set (a million rows share a few)."""
 
     def __init__(self) -> None:
-        self._tuples: dict[str, tuple[str, ...]] = {}
-        self._joined: dict[str, str] = {}
+        self._joined: dict[tuple[str, ...], str] = {}
 
-    def tuple(self, raw: str) -> tuple[str, ...]:
-        if raw not in self._tuples:
-            self._tuples[raw] = tuple(json.loads(raw))
-        return self._tuples[raw]
-
-    def joined(self, raw: str) -> str:
-        if raw not in self._joined:
-            self._joined[raw] = VILLAGE_SEP.join(self.tuple(raw))
-        return self._joined[raw]
+    def joined(self, villages: tuple[str, ...]) -> str:
+        if villages not in self._joined:
+            self._joined[villages] = VILLAGE_SEP.join(villages)
+        return self._joined[villages]
 
 
 class _Clock:
@@ -504,10 +495,10 @@ def write_csv(rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
 
 def write_jsonl(rows: Iterable[Any], stream: IO[bytes]) -> int:
     """One JSON object per airing with every column (English keys); villages as a list."""
-    names, n = _VillageNames(), 0
+    n = 0
     for row in rows:
         record = dict(row._mapping)
-        record["villages"] = list(names.tuple(record["villages"]))
+        record["villages"] = list(record["villages"])
         stream.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
         n += 1
     return n
@@ -701,3 +692,51 @@ def _export_xlsx(conn: Connection, cfg: Config, filters: Filters, path: Path) ->
     rows = _rows(conn, filters, CSV_COLUMNS)
     with atomic_path(path) as tmp:
         return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters))
+
+
+# --- `broadcast log list` ---
+
+
+def log_listing(
+    engine: Engine,
+    cfg: Config,
+    *,
+    date_from: str | None,
+    date_to: str | None,
+    status: str | None,
+    topic: str | None,
+    village: str | None,
+    as_json: bool,
+) -> str:
+    """The airings :func:`parse_filters` lets through (the same check as `log export`)."""
+    from . import airlog
+    from .console import cut, table, to_json, villages_text
+
+    f = parse_filters(
+        cfg, date_from=date_from, date_to=date_to, status=status, topic=topic, village=village
+    )
+    with engine.connect() as conn:
+        rows = airlog.query(
+            conn, start=f.start, end=f.end, status=f.status, topic=f.topic, village=f.village
+        )
+    if as_json:
+        return to_json([a.as_dict() for a in rows])
+    if not rows:
+        return "没有符合条件的播出记录。"
+    table_rows = [
+        (
+            a.id,
+            a.scheduled_at[5:19].replace("T", " "),
+            (a.started_at or "")[11:19],
+            f"{a.seconds_played / 60:.1f}",
+            cut(a.title or "", 26),
+            a.topic or "",
+            airlog.STATUS_LABELS[a.status],
+            cut(villages_text(a.villages, list(cfg.villages)), 16),
+            cut(a.reason or "", 30),
+        )
+        for a in rows
+    ]
+    return table(
+        ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
+    )

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,6 +115,8 @@ def cache_root() -> Path:
 
 def model_dir() -> Path:
     """The Whisper-base model folder, joined from the two PyPI halves on first use (atomic)."""
+    from .files import atomic_dir
+
     one, two = _part_folder(PARTS[0]), _part_folder(PARTS[1])
     halves = [one / "model.bin.part1", two / "model.bin.part2"]
     missing = [str(h.name) for h in halves if not h.exists()]
@@ -126,21 +127,13 @@ def model_dir() -> Path:
     if (final / "model.bin").exists():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".whisper-", dir=final.parent))
-    try:
+    with atomic_dir(final, replace=False) as tmp:  # another process may join it first
         for name in MODEL_FILES:
             shutil.copyfile(one / name, tmp / name)
         with open(tmp / "model.bin", "wb") as out:
             for h in halves:
                 with open(h, "rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another process joined it first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
@@ -245,26 +244,23 @@ def run_hook(template: Sequence[str], what: str, **values: str) -> None:
 @contextmanager
 def output_lock(path: Path, timeout: float, stop: threading.Event) -> Iterator[bool]:
     """Hold the sound output; yields False when it stayed busy for ``timeout`` seconds."""
+    from . import files
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = files.open_lock(path)
     except OSError as e:
         raise PlaybackError(f"无法打开播出锁文件 {path}（{e.strerror}）；它不能是符号链接") from e
     got = False
     try:
         deadline = time.monotonic() + max(0.0, timeout)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                got = True
+        while not (got := files.try_lock(fd)):
+            if time.monotonic() >= deadline or stop.wait(0.1):
                 break
-            except BlockingIOError:
-                if time.monotonic() >= deadline or stop.wait(0.1):
-                    break
         yield got
     finally:
         if got:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            files.unlock(fd)
         os.close(fd)
 
 
@@ -505,3 +501,66 @@ def air(
             except PlaybackError as e:
                 log(f"警告：{e}")
     return Outcome(airing_id, status, reason, played)
+
+
+# --- `broadcast play` ---
+
+
+def play_now(
+    engine: Engine,
+    cfg: Config,
+    item: str,
+    villages: str | None,
+    clock: Callable[[], datetime],
+    operator: str,
+    log: Callable[[str], None],
+) -> str:
+    """`broadcast play`: air a programme now on this PC, recorded like any airing."""
+    from . import programmes, queue, scripts
+    from .schedule import resolve_villages
+
+    chosen = queue.parse_villages(villages, cfg.villages)
+    with engine.connect() as conn:
+        prog, _ = programmes.for_item(conn, item)
+        topic = scripts.get(conn, prog.script_id).topic
+    now = clock()
+    req = Request(
+        key=f"play:{now.isoformat()}",
+        kind="play",
+        scheduled_at=now,
+        villages=resolve_villages(chosen, "all", list(cfg.villages)),
+        operator=operator,
+        programme_id=prog.id,
+        title=prog.title,
+        topic=topic,
+    )
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        out = air(
+            engine,
+            cfg,
+            req,
+            make_player(cfg.playback),
+            clock,
+            stop,
+            wait_seconds=0,
+            log=log,
+            refuse_when_busy=True,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if out.status == "completed":
+        record = (
+            f"播出记录 {out.airing_id}"
+            if out.airing_id
+            else "播出记录暂存（数据库暂时无法写入，恢复后自动补写）"
+        )
+        return f"{record}：《{prog.title}》已播完（{out.seconds:.0f} 秒）"
+    from .airlog import STATUS_LABELS
+
+    raise PlaybackError(
+        f"《{prog.title}》{STATUS_LABELS.get(out.status, out.status)}：{out.reason}"
+    )

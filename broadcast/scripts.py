@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import BroadcastError, ScriptError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from .config import Config
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav", ".ogg", ".aac", ".flac", ".amr")
@@ -366,13 +371,10 @@ def store_recording(sf: ScriptFile, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{sf.digest[:16]}{sf.source_path.suffix.lower()}"
     if not dest.exists():
-        tmp = dest.with_name(dest.name + ".part")
-        try:
+        from .files import atomic_path
+
+        with atomic_path(dest) as tmp:  # a full disk or Ctrl-C: no half copy left behind
             shutil.copyfile(sf.source_path, tmp)
-            tmp.replace(dest)
-        except BaseException:  # a full disk or Ctrl-C: no half copy left behind
-            tmp.unlink(missing_ok=True)
-            raise
     return dest
 
 
@@ -493,3 +495,94 @@ def add(
     }
     new_id = conn.execute(scripts.insert().values(**values)).inserted_primary_key[0]
     return Added(Script(id=new_id, **values), False)
+
+
+# --- `broadcast scripts`: validate everything, then write in one transaction ---
+
+TOPIC_SOURCE = {
+    "option": "按 --topic",
+    "front-matter": "取自文件",
+    "guess": "按内容猜测，如有误请用 --topic 指定",
+    "default": "未识别出主题，如有误请用 --topic 指定",
+}
+
+
+def added_line(added: Added) -> str:
+    """What staff read about one imported file."""
+    s = added.script
+    if added.retopic is not None:
+        return (
+            f"稿件 {s.id}《{s.title}》已在稿件库中（内容相同）；"
+            f"主题已由“{added.retopic}”改为“{s.topic}”"
+        )
+    if added.existing:
+        return f"稿件 {s.id}《{s.title}》已在稿件库中（内容相同），未重复导入"
+    return (
+        f"已导入稿件 {s.id}《{s.title}》：{s.chars} 字，{s.encoding}，"
+        f"主题“{s.topic}”（{TOPIC_SOURCE[s.topic_source]}）"
+    )
+
+
+def import_files(
+    engine: Engine,
+    cfg: Config,
+    files: Sequence[Path],
+    now: datetime,
+    *,
+    topic: str | None = None,
+    title: str | None = None,
+) -> list[str]:
+    """Read every file, then store them all in one transaction; return one line per file.
+
+    A bad file or option leaves the station database exactly as it was."""
+    if topic:
+        check_topic(topic, cfg.station.topics)
+    read_files = [read(f, cfg.scripts.max_bytes) for f in files]
+    with engine.begin() as conn:
+        results = [
+            add(
+                conn,
+                sf,
+                now_iso=now.isoformat(),
+                topics=cfg.station.topics,
+                topic=topic,
+                title=title,
+                recordings=cfg.audio.recordings,
+            )
+            for sf in read_files
+        ]
+    return [added_line(a) for a in results]
+
+
+def listing(engine: Engine, as_json: bool) -> str:
+    """`broadcast scripts list`: a table, or JSON."""
+    from .console import cut, table, to_json
+
+    with engine.connect() as conn:
+        items = all_scripts(conn)
+    if as_json:
+        return to_json([s.as_dict() for s in items])
+    if not items:
+        return "稿件库是空的。用 `broadcast scripts add 文件` 导入稿件。"
+    rows = [
+        (s.id, cut(s.title, 34), s.topic, s.chars, s.source_name, s.added_at[:16].replace("T", " "))
+        for s in items
+    ]
+    return table(("编号", "标题", "主题", "字数", "来源文件", "导入时间"), rows)
+
+
+def detail(engine: Engine, script_id: int) -> str:
+    """`broadcast scripts show`: the script's facts and its whole text."""
+    with engine.connect() as conn:
+        s = get(conn, script_id)
+    return "\n".join(
+        [
+            f"稿件 {s.id}《{s.title}》",
+            f"主题：{s.topic}（{TOPIC_SOURCE[s.topic_source]}）",
+            f"来源：{s.source_name}（{s.source_format}，{s.encoding}），{s.chars} 字",
+            f"导入时间：{s.added_at}",
+            f"SHA-256：{s.sha256}",
+            "",
+            s.text,
+        ]
+    )

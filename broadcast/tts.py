@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,7 +57,6 @@ class Speech:
     engine: str
     voice: str
     duration: float
-    cached: bool = False
     fallback_note: str | None = None  # set when an earlier engine in the chain failed
     warning: str | None = None  # Latin letters the speaking engine received (see text.for_engine)
 
@@ -166,7 +163,6 @@ class EdgeEngine:
     timeout_seconds: int = 30
     backoff_seconds: float = 1.0
     name: str = "edge"
-    requests: int = field(default=0, init=False)
 
     def settings(self) -> dict[str, object]:
         return {"voice": self.voice, "rate": self.rate, "volume": self.volume, "pitch": self.pitch}
@@ -237,7 +233,6 @@ class EdgeEngine:
         import edge_tts
         from edge_tts import exceptions as ex
 
-        self.requests += 1
         try:
             com = edge_tts.Communicate(
                 text,
@@ -410,7 +405,6 @@ def _load_cached(folder: Path, engine: Synthesizer) -> Speech | None:
             engine=engine.name,
             voice=data["voice"],
             duration=data["duration"],
-            cached=True,
         )
     except (ValueError, KeyError, TypeError):
         return None  # a damaged cache entry is simply made again
@@ -418,9 +412,11 @@ def _load_cached(folder: Path, engine: Synthesizer) -> Speech | None:
 
 def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) -> Speech:
     """Synthesise into a temporary folder, then rename it into the cache (atomic)."""
+    from .files import atomic_dir
+
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache))
-    try:
+    final = cache / key
+    with atomic_dir(final) as tmp:
         pieces, cues = engine.synthesize(chunks, tmp)
         duration = cues[-1].end if cues else 0.0
         (tmp / "speech.json").write_text(
@@ -438,16 +434,9 @@ def _store(cache: Path, key: str, engine: Synthesizer, chunks: Sequence[str]) ->
             ),
             encoding="utf-8",
         )
-        final = cache / key
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     speech = _load_cached(final, engine)
     assert speech is not None
-    return Speech(**{**speech.__dict__, "cached": False})
+    return speech
 
 
 UNREACHABLE = ("连接失败", "连接超时")

@@ -404,4 +404,23 @@ def test_log_list_filters_and_bad_input(bc):
     )
     r = bc("log", "list", "--topic", "足球")
     assert r.exit_code == 1 and r.output.startswith("Error: ") and "足球" in r.output
-    assert bc("log", "list", "--status", "played").exit_code == 2
+    # the same filter check as `log export`: one Error line, English or Chinese status names
+    r = bc("log", "list", "--status", "played")
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: --status: 未知的状态：played；可用：started（正在播出）、completed（已播完）、"
+        "interrupted（中断）、failed（失败）、missed（未播出）\n",
+    )
+    assert bc("log", "list", "--status", "已播完").output == "没有符合条件的播出记录。\n"
+
+
+def test_produce_all_means_every_script_in_the_library(bc):
+    from broadcast import db
+    from broadcast.programmes import library_script_ids, queued_script_ids
+
+    assert bc("scripts", "add", str(SAMPLES / "宪法日_宪法伴我们成长.md")).exit_code == 0
+    assert bc("queue", "add", str(SAMPLES / "禁毒_远离新型毒品.txt"), "--no-produce").exit_code == 0
+    engine = db.create_engine(f"sqlite:///{bc.folder / 'station.db'}")
+    with engine.connect() as conn:
+        assert (queued_script_ids(conn), library_script_ids(conn)) == ([2], [2, 1])
+    engine.dispose()

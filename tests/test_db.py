@@ -116,3 +116,27 @@ def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
             4,
             5,
         ]
+
+
+def test_village_lists_are_stored_as_json_text(tmp_path):
+    path = tmp_path / "station.db"
+    engine = db.open_station(f"sqlite:///{path}", NOW)
+    with engine.begin() as conn:
+        conn.execute(
+            db.scripts.insert().values(
+                title="t", topic="普法", topic_source="default", text="正文", sha256="0" * 64,
+                source_name="a.txt", source_format="txt", encoding="UTF-8", chars=2, added_at=NOW,
+            )
+        )  # fmt: skip
+        for villages in ("all", ("青石村", "东岭村")):
+            conn.execute(
+                db.queue_entries.insert().values(
+                    script_id=1, position=1, villages=villages, status="active", added_at=NOW
+                )
+            )
+        read = [r.villages for r in conn.execute(db.queue_entries.select())]
+    engine.dispose()
+    assert read == ["all", ("青石村", "东岭村")]
+    with sqlite3.connect(path) as conn:
+        stored = [r[0] for r in conn.execute("select villages from queue_entries order by id")]
+    assert stored == ["all", '["青石村", "东岭村"]']
