@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fake_clock import Driver, FakeClock, FakePlayer
-from test_daemon import LONG, SHORT, add_script, airings, configure
+from test_daemon import airings, configure
 
 from broadcast.daemon import LATE_TOLERANCE
 
@@ -39,14 +39,6 @@ def duration(row) -> float:
     return (
         datetime.fromisoformat(row["ended_at"]) - datetime.fromisoformat(row["started_at"])
     ).total_seconds()
-
-
-@pytest.fixture
-def air_station(bc, tmp_path):
-    configure(bc)
-    add_script(bc, tmp_path, "短", SHORT)
-    add_script(bc, tmp_path, "长", LONG)
-    return bc
 
 
 @pytest.fixture
@@ -87,12 +79,10 @@ def test_two_one_offs_complete_on_time(air_station, drivers):
     assert "开始播出《禁毒提醒》" in d.text() and "已播完" in d.text()
 
 
-def test_slots_rotate_and_count_towards_times(bc, tmp_path, drivers):
-    configure(bc)
-    add_script(bc, tmp_path, "短", SHORT)
-    add_script(bc, tmp_path, "短2", "宪法提醒\n尊法学法。")
+def test_slots_rotate_and_count_towards_times(air_station, drivers):
+    bc = air_station
     assert bc("queue", "add", "1", "--times", "1", "--no-produce").exit_code == 0
-    assert bc("queue", "add", "2", "--no-produce").exit_code == 0
+    assert bc("queue", "add", "3", "--no-produce").exit_code == 0
     t0 = base()
     s1, s2, s3 = (t0 + timedelta(seconds=s) for s in (3, 7, 11))
     configure(bc, slots=[s1, s2, s3])
@@ -195,10 +185,9 @@ def test_downtime_across_two_one_offs(air_station, drivers):
     assert "错过 1 次播出" in d.text()
 
 
-def test_downtime_across_slots_is_counted_from_the_last_heartbeat(bc, tmp_path, drivers):
+def test_downtime_across_slots_is_counted_from_the_last_heartbeat(air_station, drivers):
     """Slot times while no daemon ran are missed; those before the first run never are."""
-    configure(bc, grace=5)
-    add_script(bc, tmp_path, "短", SHORT)
+    bc = air_station
     assert bc("queue", "add", "1", "--no-produce").exit_code == 0
     t0 = base()
     slots = [t0 + timedelta(seconds=s) for s in (-30, 20, 40, 60)]

@@ -17,8 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 TZ = ZoneInfo("Asia/Shanghai")
 SHORT = "禁毒提醒\n远离毒品。"
 LONG = "反诈提醒\n接到陌生电话要求转账，请立即挂断，拨打九六一一零咨询。不要透露验证码，不要点击陌生链接。"
@@ -116,14 +114,6 @@ def airings(bc) -> list[sqlite3.Row]:
 def lateness(row) -> float:
     started = datetime.fromisoformat(row["started_at"])
     return (started - datetime.fromisoformat(row["scheduled_at"])).total_seconds()
-
-
-@pytest.fixture
-def air_station(bc, tmp_path):
-    configure(bc)
-    add_script(bc, tmp_path, "短", SHORT)
-    add_script(bc, tmp_path, "长", LONG)
-    return bc
 
 
 def playing_for(bc, seconds: float) -> bool:

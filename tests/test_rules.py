@@ -322,16 +322,15 @@ def test_one_off_in_quiet_hours_is_refused_with_one_line_and_nothing_written(bc,
     assert bc.db_counts()["oneoffs"] == before
 
 
-def test_daemon_airs_nothing_and_records_nothing_on_a_no_broadcast_day(bc, tmp_path):
+def test_daemon_airs_nothing_and_records_nothing_on_a_no_broadcast_day(air_station):
     """On the daemon's fake clock (tests/fake_clock.py): nothing airs, and a restart after the
     blackout's slot and one-off times have passed records neither as missed."""
     from datetime import timedelta
 
     from fake_clock import Driver
-    from test_daemon import SHORT, add_script, airings, configure, now, one_off
+    from test_daemon import airings, configure, now, one_off
 
-    configure(bc)
-    add_script(bc, tmp_path, "短", SHORT)
+    bc = air_station
     assert bc("queue", "add", "1", "--no-produce").exit_code == 0
     t0 = now().replace(microsecond=0)
     one_off(bc, "1", 3)  # planned before the blackout was decided
