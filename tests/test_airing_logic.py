@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from fake_clock import Driver, FakeClock, FakePlayer
+from fake_clock import Driver
 from test_daemon import airings, configure
 
 from broadcast.daemon import LATE_TOLERANCE
@@ -284,12 +284,8 @@ def test_one_off_removed_after_its_job_was_handed_over_does_not_air(air_station,
     assert [(r["oneoff_id"], r["status"]) for r in airings(bc)] == [(1, "completed")]
 
 
-def test_play_now_is_recorded(air_station, monkeypatch):
-    from broadcast import playback
-
+def test_play_now_is_recorded(air_station, instant_player):
     bc = air_station
-    player = FakePlayer(FakeClock(datetime.now().astimezone()))
-    monkeypatch.setattr(playback, "make_player", lambda _pb: player)
     r = bc("play", "1", "--villages", "杏花村")
     assert r.exit_code == 0, r.output
     assert re.search(r"播出记录 1：《禁毒提醒》已播完（\d+ 秒）", r.output)
@@ -303,4 +299,4 @@ def test_play_now_is_recorded(air_station, monkeypatch):
     import getpass
 
     assert row["operator"] == getpass.getuser()
-    assert len(player.played) == 1
+    assert len(instant_player.played) == 1
