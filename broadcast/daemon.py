@@ -153,10 +153,8 @@ class Daemon:
         self.jumped: tuple[float, float] | None = None  # (monotonic time, seconds) of a clock step
         self._said: dict[str, float] = {}  # trouble -> monotonic time it was last logged
         self._reconciler: threading.Thread | None = None
-        self._clocks = (
-            clock.monotonic(),
-            clock.time(),
-        )  # (monotonic, wall) the reconciler last saw
+        # (monotonic, wall) the reconciler's previous round saw
+        self._clocks = (clock.monotonic(), clock.time())
         self._config_seen: tuple[int, int] | None = None  # config.toml (mtime, size) when read
         self._player_from_config = False  # `run` made the player from [playback]: remake it
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
@@ -366,30 +364,37 @@ class Daemon:
 
     def reconciler(self) -> None:
         """Reconcile every RECONCILE_SECONDS of monotonic time; re-plan when the wall clock steps."""
-        mono, wall = self._clocks  # as read before the first reconcile
         while not self.stop.wait(RECONCILE_SECONDS):
-            if (self.deadline is not None and self.clock.monotonic() >= self.deadline) or (
-                self.until is not None and self.now() >= self.until
-            ):
-                self.shutdown()
+            if not self.tick():
                 return
-            m, w = self.clock.monotonic(), self.clock.time()
-            jump = (w - wall) - (m - mono)
-            mono, wall = m, w
-            if abs(jump) > CLOCK_JUMP_SECONDS:
-                self.jumped = (m, jump)
-                self.log(
-                    f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
-                )
-                try:
-                    self.replan()
-                except Exception as e:  # noqa: BLE001 - the reconciler must keep running
-                    self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+
+    def tick(self) -> bool:
+        """One round of the reconciler: stop at ``--for``/``--until`` (False), re-plan after a
+        wall-clock step, reload a changed config, reconcile."""
+        if (self.deadline is not None and self.clock.monotonic() >= self.deadline) or (
+            self.until is not None and self.now() >= self.until
+        ):
+            self.shutdown()
+            return False
+        mono, wall = self._clocks  # as read at the previous round (or before the first reconcile)
+        m, w = self.clock.monotonic(), self.clock.time()
+        jump = (w - wall) - (m - mono)
+        self._clocks = (m, w)
+        if abs(jump) > CLOCK_JUMP_SECONDS:
+            self.jumped = (m, jump)
+            self.log(
+                f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
+            )
             try:
-                self.check_config()
+                self.replan()
             except Exception as e:  # noqa: BLE001 - the reconciler must keep running
-                self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
-            self.safe_reconcile()
+                self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+        try:
+            self.check_config()
+        except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+            self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
+        self.safe_reconcile()
+        return True
 
     def check_config(self) -> None:
         """Reload config.toml when it changed: checked first; on an error the old one stays."""

@@ -5,8 +5,8 @@ and the real schedule; only time and APScheduler's timing are simulated.
 - :class:`FakePlayer` "plays" by advancing the fake clock (progress every PROGRESS_EVERY s).
 - :class:`FakeScheduler` is the part of APScheduler that :meth:`Daemon.reconcile` uses (add,
   list, remove jobs), holding the date jobs it is given.
-- :class:`Driver` steps time: every RECONCILE_SECONDS it calls ``safe_reconcile`` (what the
-  reconciler thread does), and it fires due jobs one by one in the order they came due through
+- :class:`Driver` steps time: every RECONCILE_SECONDS it calls ``Daemon.tick`` (one round of
+  the reconciler thread), and it fires due jobs one by one in the order they came due through
   ``Daemon.fire`` (what APScheduler's one-thread airing executor does), so a job that comes due
   during an airing runs when that airing ends — late, behind it.
 """
@@ -43,6 +43,10 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.wall += timedelta(seconds=seconds)
         self.mono += seconds
+
+    def step(self, seconds: float) -> None:
+        """The wall clock alone steps (settimeofday, NTP): the monotonic clock does not."""
+        self.wall += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -124,6 +128,7 @@ class Driver:
         self.scheduler = FakeScheduler()
         self.daemon.scheduler = self.scheduler
         self.executor: list[Job] = []  # the airing executor's queue (one thread)
+        self.next_tick = self.clock.monotonic() + RECONCILE_SECONDS  # the reconciler's next round
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -134,6 +139,8 @@ class Driver:
     def start(self) -> None:
         """What `Daemon.run` does before the scheduler starts."""
         self.daemon.recover_and_catch_up()
+        self.daemon._clocks = (self.clock.monotonic(), self.clock.time())
+        self.next_tick = self.clock.monotonic() + RECONCILE_SECONDS
         self.daemon.check_config()
         self.daemon.safe_reconcile()
 
@@ -143,7 +150,6 @@ class Driver:
     def run_until(self, end: datetime) -> None:
         """Until ``end``: hand due jobs to the airing executor (in the order they came due),
         reconcile every RECONCILE_SECONDS, run the executor's jobs one by one."""
-        next_reconcile = self.clock.monotonic() + RECONCILE_SECONDS
         while True:
             t = self.now()
             # APScheduler hands a date job to the executor at its time, even while an airing
@@ -151,9 +157,9 @@ class Driver:
             for job in sorted(self.scheduler.jobs.values(), key=lambda j: j.at):
                 if job.at <= t:
                     self.executor.append(self.scheduler.jobs.pop(job.id))
-            if self.clock.monotonic() >= next_reconcile:
-                self.daemon.safe_reconcile()
-                next_reconcile = self.clock.monotonic() + RECONCILE_SECONDS
+            if self.clock.monotonic() >= self.next_tick:
+                self.daemon.tick()
+                self.next_tick = self.clock.monotonic() + RECONCILE_SECONDS
                 continue
             if self.executor:
                 job = self.executor.pop(0)
@@ -163,7 +169,7 @@ class Driver:
                 return
             soonest = min((j.at for j in self.scheduler.jobs.values()), default=end)
             step = min(
-                next_reconcile - self.clock.monotonic(),
+                self.next_tick - self.clock.monotonic(),
                 (min(soonest, end) - t).total_seconds(),
             )
             self.clock.advance(max(step, 0.0))

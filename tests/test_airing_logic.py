@@ -164,6 +164,47 @@ def test_a_slot_later_than_the_grace_on_a_busy_pc_is_missed_with_its_reason(air_
     assert row["reason"] == "超过宽限时间仍未能开始（电脑休眠或过忙）"
 
 
+def test_wall_clock_step_forward_past_the_grace_is_missed_with_its_reason(air_station, drivers):
+    bc = air_station
+    configure(bc, grace=3)
+    t0 = base()
+    skipped = add_one_off(bc, "1", t0 + timedelta(seconds=2))
+    d = drivers(bc, t0)
+    d.start()
+    d.run_for(1)
+    d.clock.step(600)  # the wall clock alone steps 10 minutes on
+    # a second later the scheduler wakes and hands the job over; the reconciler's round sees
+    # the step before the airing begins
+    d.clock.advance(1)
+    d.run_for(2)
+    assert "系统时间向前跳变了 600 秒，按新时间重新安排播出" in d.text()
+    (row,) = airings(bc)
+    assert (row["scheduled_at"], row["status"]) == (skipped.isoformat(), "missed")
+    assert row["reason"] == "系统时间向前跳变了 600 秒，跳过了这次播出的宽限时间"
+
+
+def test_a_changed_config_is_reloaded_and_a_broken_one_is_not(air_station, drivers):
+    bc = air_station
+    t0 = base()
+    d = drivers(bc, t0)
+    d.start()
+    d.run_for(1.5)
+    text = bc.config.read_text(encoding="utf-8")
+    bc.config.write_text(text + "\n[station\n", encoding="utf-8")  # a typo: the old config stays
+    d.run_for(1)
+    assert "继续使用原来的配置" in d.text()
+    slot = t0 + timedelta(seconds=6)
+    bc.config.write_text(text, encoding="utf-8")
+    configure(bc, slots=[slot])
+    assert bc("queue", "add", "1", "--no-produce").exit_code == 0
+    d.run_for(1)
+    assert "已重新载入（1 个播出时段）" in d.text()
+    d.run_until(slot + timedelta(seconds=5))
+    assert [(r["kind"], r["scheduled_at"], r["status"]) for r in airings(bc)] == [
+        ("slot", slot.isoformat(), "completed")
+    ]
+
+
 def test_downtime_across_two_one_offs(air_station, drivers):
     bc = air_station
     configure(bc, grace=6)
