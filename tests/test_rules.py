@@ -322,21 +322,37 @@ def test_one_off_in_quiet_hours_is_refused_with_one_line_and_nothing_written(bc,
     assert bc.db_counts()["oneoffs"] == before
 
 
-def test_daemon_airs_nothing_and_records_nothing_on_a_no_broadcast_day(bc, tmp_path):
+def test_daemon_airs_nothing_and_records_nothing_on_a_no_broadcast_day(air_station):
+    """On the daemon's fake clock (tests/fake_clock.py): nothing airs, and a restart after the
+    blackout's slot and one-off times have passed records neither as missed."""
     from datetime import timedelta
 
-    from test_daemon import SHORT, Daemon, add_script, airings, configure, now, one_off
+    from fake_clock import Driver
+    from test_daemon import airings, configure, now, one_off
 
-    configure(bc)
-    add_script(bc, tmp_path, "短", SHORT)
+    bc = air_station
     assert bc("queue", "add", "1", "--no-produce").exit_code == 0
+    t0 = now().replace(microsecond=0)
     one_off(bc, "1", 3)  # planned before the blackout was decided
-    configure(bc, slots=[now() + timedelta(seconds=2)])
-    today = now().date()
+    configure(bc, slots=[t0 + timedelta(seconds=2)])
+    today = t0.date()
     with bc.config.open("a", encoding="utf-8") as f:
         f.write(f'\n[[rules.blackout]]\nfrom = "{today}"\nuntil = "{today}"\nreason = "测试禁播"\n')
     listed = bc("schedule", "list", "--json")
     assert {p["suppressed"] for p in __import__("json").loads(listed.output)} == {"禁播：测试禁播"}
-    d = Daemon(bc, "--for", "5")
-    assert d.wait() == 0, d.text()
-    assert airings(bc) == []  # not an airing, and never missed
+    d = Driver(bc.config, t0)
+    try:
+        d.start()
+        # no job today: only tomorrow's slot time
+        assert [j.at.date() for j in d.scheduler.jobs.values()] == [today + timedelta(days=1)]
+        d.run_for(5)
+    finally:
+        d.close()
+    assert airings(bc) == []  # not an airing
+    d = Driver(bc.config, t0 + timedelta(minutes=20))  # down over both times, beyond the grace
+    try:
+        d.start()
+        d.run_for(1)
+    finally:
+        d.close()
+    assert airings(bc) == []  # and never missed
