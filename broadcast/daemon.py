@@ -22,7 +22,6 @@ so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
@@ -101,15 +100,15 @@ class StationLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
+        from . import files
+
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            fd = files.open_lock(self.path)
         except OSError as e:
             raise DaemonError(
                 f"无法打开站点锁文件 {self.path}（{e.strerror}）；它不能是符号链接"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not files.try_lock(fd):
             pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise DaemonError(
@@ -120,8 +119,10 @@ class StationLock:
         self.fd = fd
 
     def release(self) -> None:
+        from . import files
+
         if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            files.unlock(self.fd)
             os.close(self.fd)
             self.fd = None
 
@@ -191,7 +192,7 @@ class Daemon:
         """Finalise crashed airings; write ``missed`` rows for slots that passed while down."""
         from sqlalchemy import select
 
-        from . import airlog, schedule
+        from . import airlog, schedule, schedule_db
         from .db import daemon_runs
 
         if self.journal.pending():  # rows kept while the database was locked or full, first
@@ -224,7 +225,7 @@ class Daemon:
         until, lookback = t - self.grace, t - MISSED_LOOKBACK
         n = 0
         with self.engine.begin() as conn:
-            state = schedule.load_state(conn, tz)
+            state = schedule_db.load_state(conn, tz)
             past: list[Any] = []
             if last_seen is not None:
                 # a slot may have been waiting behind an airing when the power went
@@ -273,7 +274,7 @@ class Daemon:
 
     def desired_jobs(self) -> dict[str, tuple[datetime, str, int | None]]:
         """job id -> (time, kind, one-off id) for everything due from now−grace to the lookahead."""
-        from . import airlog, schedule
+        from . import airlog, schedule, schedule_db
 
         t = self.now()
         jobs: dict[str, tuple[datetime, str, int | None]] = {}
@@ -287,7 +288,7 @@ class Daemon:
                 keys = [f"{key}#{i}" for i in range(1, slot.programmes + 1)]
                 if not all(airlog.exists(conn, k, at.isoformat()) for k in keys):
                     jobs[f"{key}@{at.isoformat()}"] = (at, key, None)
-            for o in schedule.load_state(conn, self.cfg.station.tz).oneoffs:
+            for o in schedule_db.load_state(conn, self.cfg.station.tz).oneoffs:
                 if (
                     start <= o.at < t + LOOKAHEAD
                     and not schedule.oneoff_airing(o, villages, rules).suppressed
@@ -447,14 +448,14 @@ class Daemon:
             self.on_air.release()
 
     def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
-        from . import schedule
+        from . import schedule, schedule_db
 
         if self.stop.is_set():
             return
         try:
             if kind == "oneoff":
                 with self.engine.connect() as conn:
-                    state = schedule.load_state(conn, self.cfg.station.tz)
+                    state = schedule_db.load_state(conn, self.cfg.station.tz)
                 one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
                 if one is not None:
                     self.air(schedule.oneoff_airing(one, list(self.cfg.villages), self.cfg.rules))
@@ -464,7 +465,7 @@ class Daemon:
             if slot is None:  # the slot was taken out of config.toml meanwhile
                 return
             with self.engine.connect() as conn:
-                state = schedule.load_state(conn, self.cfg.station.tz)
+                state = schedule_db.load_state(conn, self.cfg.station.tz)
             villages = list(self.cfg.villages)
             for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
                 if self.stop.is_set():

@@ -24,8 +24,6 @@ from .errors import ScheduleError
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy.engine import Connection
-
     from .config import Slot
     from .rules import Rules
 
@@ -394,10 +392,3 @@ def check_oneoff(
     left, reason = _open_villages(at, covered, rules)
     if reason and not left:
         raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M} 是禁播时间（{reason}）；请换一个时间")
-
-
-def load_state(conn: Connection, tz: ZoneInfo) -> State:
-    """Kept for daemon.py until it imports :func:`broadcast.schedule_db.load_state`."""
-    from .schedule_db import load_state as load
-
-    return load(conn, tz)
