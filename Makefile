@@ -53,6 +53,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check broadcast tests bench audio
 	$(BIN)/ruff format --check broadcast tests bench audio
+	$(BIN)/mypy broadcast
 
 # Every benchmark with short defaults; make stops with a non-zero status if one fails.
 bench: setup

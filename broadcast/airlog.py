@@ -123,6 +123,7 @@ def insert(
     from sqlalchemy.exc import IntegrityError
 
     from .db import airings as a
+    from .db import inserted_id
 
     if status not in STATUSES:
         raise ValueError(f"unknown airing status {status!r}")
@@ -145,7 +146,7 @@ def insert(
     )
     try:
         with conn.begin_nested():
-            return conn.execute(a.insert().values(**values)).inserted_primary_key[0]
+            return inserted_id(conn.execute(a.insert().values(**values)))
     except IntegrityError:
         return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from .cli_options import (
 )
 from .cli_reports import log_export, report
 from .errors import BroadcastError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 class Station:
@@ -52,18 +55,19 @@ class Station:
         if self._engine is None:
             from . import db
 
-            self._engine = db.open_station(self.cfg.database_url, self.now().isoformat())
-            self._replay_kept_airings()
+            engine = db.open_station(self.cfg.database_url, self.now().isoformat())
+            self._engine = engine
+            self._replay_kept_airings(engine)
         return self._engine
 
-    def _replay_kept_airings(self) -> None:
+    def _replay_kept_airings(self, engine: Engine) -> None:
         """Airing rows a locked or full database refused earlier are written at the next command."""
         from .airlog import Journal
         from .playback import journal_path
 
         journal = Journal(journal_path(self.cfg))
         if journal.path is not None and journal.path.exists():
-            journal.replay(self._engine)
+            journal.replay(engine)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -632,4 +636,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

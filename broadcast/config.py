@@ -687,7 +687,9 @@ def _blackout(
     where_to: tuple[str, ...] | str = "all"
     if "villages" in raw or "zones" in raw:
         where_to = tuple(v for v in villages if v in chosen)
-    return Blackout(days["from"], days["until"], reason.strip(), times, where_to, zone_names)
+    return Blackout(
+        days["from"], days["until"], (reason or "").strip(), times, where_to, zone_names
+    )
 
 
 def _zone_list(zones: dict[str, tuple[str, ...]]) -> str:

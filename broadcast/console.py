@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -42,7 +42,7 @@ def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def did_you_mean(value: str, known: Sequence[str]) -> str:
+def did_you_mean(value: str, known: Iterable[str]) -> str:
     """'（是否为“青石村”？）' when a known name is close to ``value``, else ''."""
     import difflib
 

@@ -193,7 +193,7 @@ class Daemon:
         from sqlalchemy import select
 
         from . import airlog, schedule, schedule_db
-        from .db import daemon_runs
+        from .db import daemon_runs, inserted_id
 
         if self.journal.pending():  # rows kept while the database was locked or full, first
             kept = self.journal.pending()
@@ -209,14 +209,16 @@ class Daemon:
                 .limit(1)
             ).first()
             prev_start, last_seen = prev if prev else (None, None)
-            self.run_id = conn.execute(
-                daemon_runs.insert().values(
-                    pid=os.getpid(),
-                    host=socket.gethostname(),
-                    started_at=t.isoformat(),
-                    last_seen=t.isoformat(),
+            self.run_id = inserted_id(
+                conn.execute(
+                    daemon_runs.insert().values(
+                        pid=os.getpid(),
+                        host=socket.gethostname(),
+                        started_at=t.isoformat(),
+                        last_seen=t.isoformat(),
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         if crashed:
             self.log(f"上次播出中途停止：{len(crashed)} 条播出记录已标为“中断”")
         # Slot times since the last heartbeat (none on the first run: nothing was expected
@@ -231,7 +233,7 @@ class Daemon:
                 # a slot may have been waiting behind an airing when the power went
                 since = max(
                     datetime.fromisoformat(last_seen) - self.grace - QUEUED_BEHIND,
-                    datetime.fromisoformat(prev_start),
+                    datetime.fromisoformat(prev_start or last_seen),
                     lookback,
                 )
                 for slot, at in schedule.occurrences(

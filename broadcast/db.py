@@ -346,3 +346,10 @@ def open_station(url: str, now_iso: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT always has one
+    return int(key[0])

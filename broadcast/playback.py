@@ -454,7 +454,9 @@ def air(
             except SQLAlchemyError:
                 pass
 
-        status, reason, played = "interrupted", "广播程序被停止（播放中断）", 0.0
+        played = 0.0
+        status = "interrupted"
+        reason: str | None = "广播程序被停止（播放中断）"
         t0 = time.monotonic()
         try:
             played, finished = player.play(

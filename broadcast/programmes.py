@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,6 +239,7 @@ def produce_one(
         out = out.with_name(f"{_target(cfg, script, recipe).stem}-{n}{out.suffix}")
         n += 1
     note = None
+    cues: tuple[Cue, ...]
     if script.kind == "audio":
         result = master(source, out, _mix_settings(cfg))
         engine_label, voice, cues = "recording", "原声录音", ()
@@ -267,6 +268,7 @@ def produce_one(
     if cues:
         srt = out.with_suffix(".srt")
         write_srt(srt, cues, result.intro_s)
+    from .db import inserted_id
     from .db import programmes as p
 
     with engine.begin() as conn:
@@ -275,24 +277,26 @@ def produce_one(
             .where(p.c.script_id == script.id, p.c.status == "current")
             .values(status="superseded")
         )
-        new_id = conn.execute(
-            p.insert().values(
-                script_id=script.id,
-                title=script.title,
-                text_hash=content_hash,
-                recipe=recipe,
-                engine=engine_label,
-                voice=voice,
-                duration_s=round(result.duration_s, 3),
-                lufs=round(result.lufs, 2),
-                true_peak_dbtp=round(result.true_peak_dbtp, 2),
-                file=str(out),
-                subtitles=str(srt) if srt else None,
-                note=note,
-                status="current",
-                produced_at=now_iso,
+        new_id = inserted_id(
+            conn.execute(
+                p.insert().values(
+                    script_id=script.id,
+                    title=script.title,
+                    text_hash=content_hash,
+                    recipe=recipe,
+                    engine=engine_label,
+                    voice=voice,
+                    duration_s=round(result.duration_s, 3),
+                    lufs=round(result.lufs, 2),
+                    true_peak_dbtp=round(result.true_peak_dbtp, 2),
+                    file=str(out),
+                    subtitles=str(srt) if srt else None,
+                    note=note,
+                    status="current",
+                    produced_at=now_iso,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         programme = get(conn, new_id)
     release_superseded(engine, keep={out, srt} if srt else {out})
     listen = None
@@ -308,7 +312,7 @@ def produce_one(
 
 
 def release_superseded(
-    engine: Engine, keep: set[Path] | None = None, busy: set[str] = frozenset()
+    engine: Engine, keep: set[Path] | None = None, busy: Collection[str] = frozenset()
 ) -> None:
     """Delete the files of superseded programmes (their rows stay) that nothing needs any more:
     not a pending one-off (`schedule add pN`), not the file on air (``busy``)."""
@@ -331,12 +335,12 @@ def release_superseded(
             select(p.c.id, p.c.file, p.c.subtitles).where(p.c.status == "superseded")
         ).fetchall()
         live = {r[0] for r in conn.execute(select(p.c.file).where(p.c.status == "current"))}
-    keep = {str(k) for k in (keep or set())} | live | on_air | set(busy)
+    needed = {str(k) for k in (keep or set())} | live | on_air | set(busy)
     for row in rows:
-        if row.id in pinned or row.file in keep:
+        if row.id in pinned or row.file in needed:
             continue
         for f in (row.file, row.subtitles):
-            if f and f not in keep:
+            if f and f not in needed:
                 Path(f).unlink(missing_ok=True)
 
 

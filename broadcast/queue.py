@@ -177,6 +177,7 @@ def add(
     """Append a script to the end of the queue."""
     from sqlalchemy import func, select
 
+    from .db import inserted_id
     from .db import queue_entries as q
 
     if times is not None and times < 1:
@@ -186,18 +187,20 @@ def add(
     # one statement reads the last position and writes the next: two `queue add` at once
     # cannot both take the same place (a separate SELECT runs outside SQLite's write lock)
     last = select(func.coalesce(func.max(q.c.position), 0) + 1).where(q.c.status == "active")
-    new_id = conn.execute(
-        q.insert().values(
-            script_id=script_id,
-            position=last.scalar_subquery(),
-            times=times,
-            date_from=date_from.isoformat() if date_from else None,
-            date_until=date_until.isoformat() if date_until else None,
-            villages=villages,
-            status="active",
-            added_at=now_iso,
+    new_id = inserted_id(
+        conn.execute(
+            q.insert().values(
+                script_id=script_id,
+                position=last.scalar_subquery(),
+                times=times,
+                date_from=date_from.isoformat() if date_from else None,
+                date_until=date_until.isoformat() if date_until else None,
+                villages=villages,
+                status="active",
+                added_at=now_iso,
+            )
         )
-    ).inserted_primary_key[0]
+    )
     return get(conn, new_id)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .airlog import STATUS_LABELS
 from .errors import ExportError
@@ -488,7 +488,7 @@ def _checked_save(fig: object, path: Path, family: str) -> None:
                 )
 
 
-def _rc(family: str) -> dict[str, object]:
+def _rc(family: str) -> Any:  # matplotlib types its rc keys as literals
     return {"font.family": [family], "axes.unicode_minus": False, "font.size": 10}
 
 

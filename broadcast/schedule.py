@@ -231,7 +231,7 @@ def pick(
     elif after_position is not None:
         start = next((i for i, c in enumerate(order) if c.position >= after_position), 0)
     rotated = order[start:] + order[:start]
-    chosen = []
+    chosen: list[Candidate] = []
     for c in rotated:
         if len(chosen) == n:
             break

@@ -107,21 +107,23 @@ def insert_oneoff(
     all_villages: Sequence[str] = (),
 ) -> int:
     """Store a one-off after :func:`schedule.check_oneoff` let it through; return its id."""
-    from .db import oneoffs
+    from .db import inserted_id, oneoffs
 
     if at <= now:
         raise ScheduleError(f"--at: {at:%Y-%m-%d %H:%M:%S} 已经过去；请指定将来的时间")
     check_oneoff(at, villages, rules, seconds, all_villages)
-    return conn.execute(
-        oneoffs.insert().values(
-            at=at.isoformat(),
-            script_id=script_id,
-            programme_id=programme_id,
-            villages=villages,
-            status="pending",
-            created_at=now.isoformat(),
+    return inserted_id(
+        conn.execute(
+            oneoffs.insert().values(
+                at=at.isoformat(),
+                script_id=script_id,
+                programme_id=programme_id,
+                villages=villages,
+                status="pending",
+                created_at=now.isoformat(),
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def delete_oneoff(conn: Connection, oneoff_id: int) -> None:

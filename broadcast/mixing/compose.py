@@ -83,7 +83,7 @@ def decode(
     rest = np.zeros(0)
     with open(raw, "wb") as fh:
         for x in itertools.chain.from_iterable(ffmpeg.decode(p, rate, channels) for p in paths):
-            fh.write(x)
+            fh.write(x)  # type: ignore[arg-type]  # ndarray is a buffer
             w = meter.feed(x)
             if envelope:
                 w = np.concatenate([rest, w])
@@ -144,7 +144,7 @@ def compose(
     """
     import numpy as np
 
-    AudioSegment = _pydub()
+    Segment = _pydub()
     rate, ch = s.sample_rate, s.channels
     fw = 2 * ch
 
@@ -152,7 +152,7 @@ def compose(
         return 10 ** ((s.loudness_lufs + lu - HEADROOM_DB - d.lufs) / 20)
 
     def segment(data: bytes | bytearray) -> AudioSegment:
-        return AudioSegment(data=data, sample_width=2, frame_rate=rate, channels=ch)
+        return Segment(data=data, sample_width=2, frame_rate=rate, channels=ch)
 
     def whole(d: Decoded, lu: float) -> AudioSegment:
         return segment(_int16(_read(d, 0, d.frames, ch), level(d, lu)))

@@ -198,7 +198,7 @@ def encode(
         try:
             with contextlib.suppress(BrokenPipeError):  # the encoder's exit code tells why
                 for x in chunks:
-                    enc.stdin.write(x)
+                    enc.stdin.write(x)  # type: ignore[call-overload]  # ndarray is a buffer
                 enc.stdin.close()
         except BaseException:
             enc.kill()
