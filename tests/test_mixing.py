@@ -7,7 +7,9 @@ our code): integrated loudness within ±0.5 LU of the target and true peak ≤ t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import wave
 from pathlib import Path
@@ -163,6 +165,17 @@ def test_voice_only_mp3(voice_only):
     assert result.intro_s == 0.0
     assert stream_info(out) == {"codec_name": "mp3", "sample_rate": "44100", "channels": 1}
     assert abs(ffprobe_duration(out) - result.duration_s) < 0.1
+
+
+def test_programme_file_mode_follows_the_umask(media, tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "programme.wav"
+        master(media["speech"], out, plain(fmt="wav"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # readable by the player's user, not 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["programme.wav"]  # no temporary file left
 
 
 def test_intro_voice_outro(media, tmp_path):

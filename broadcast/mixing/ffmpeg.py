@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -221,19 +220,3 @@ def encode(
             raise MixError(f"{label}: 无法检查写出的节目（{detail}），请重试")
     lufs, tp, _ = result
     return lufs, tp
-
-
-def commit(tmp: Path, out: Path) -> None:
-    """fsync the finished file, rename it over ``out`` atomically, fsync the folder."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, out)
-    with contextlib.suppress(OSError):  # platforms without directory fds
-        dfd = os.open(out.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)

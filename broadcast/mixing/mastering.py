@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from broadcast import files
 from broadcast.errors import MixError
 
 from . import MixResult, MixSettings, compose, ffmpeg
@@ -184,11 +185,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
         ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
         aim = target - shift.result()  # what we ask the predictor for
         delta_db = solve(aim, peaks, energy, total, rate, ceiling_db, 0.0)
-        fd, name = tempfile.mkstemp(
-            dir=out.parent, prefix=".broadcast-", suffix=f".part{out.suffix}"
-        )
-        os.close(fd)
-        tmp_out = Path(name)
+        tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 if attempt > 1:
@@ -214,7 +211,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
                     "%s: after %d attempts %.2f LUFS / %.2f dBTP (target %.1f / %.1f)",
                     out, _ATTEMPTS, lufs, tp, target, tp_limit,
                 )  # fmt: skip
-            ffmpeg.commit(tmp_out, out)
+            files.commit(tmp_out, out)
         finally:
             tmp_out.unlink(missing_ok=True)
     return MixResult(out, total / rate, lufs, tp, voice_start / rate)
