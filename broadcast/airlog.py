@@ -173,10 +173,24 @@ def finish(
 ) -> None:
     from .db import airings as a
 
+    _finish(conn, a.c.id == airing_id, status, ended_at, seconds_played, reason)
+
+
+def _finish(
+    conn: Connection,
+    which: Any,
+    status: str,
+    ended_at: str,
+    seconds_played: float,
+    reason: str | None,
+) -> None:
+    """Finalise the airing row(s) matching ``which`` (an SQL condition)."""
+    from .db import airings as a
+
     assert status in ("completed", "interrupted", "failed")
     conn.execute(
         a.update()
-        .where(a.c.id == airing_id)
+        .where(which)
         .values(
             status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1), reason=reason
         )
@@ -277,14 +291,8 @@ def finish_by_key(
     """:func:`finish` for the row of ``(schedule_key, scheduled_at)`` (its id may be unknown)."""
     from .db import airings as a
 
-    assert status in ("completed", "interrupted", "failed")
-    conn.execute(
-        a.update()
-        .where(a.c.schedule_key == schedule_key, a.c.scheduled_at == scheduled_at)
-        .values(
-            status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1), reason=reason
-        )
-    )
+    which = (a.c.schedule_key == schedule_key) & (a.c.scheduled_at == scheduled_at)
+    _finish(conn, which, status, ended_at, seconds_played, reason)
 
 
 # --- writes the database refused ---
