@@ -586,11 +586,9 @@ def _logger(st: Station):
 @pass_station
 def play(st: Station, item: str, villages: str | None) -> None:
     """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
-    import getpass
-
     from .playback import play_now
 
-    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _logger(st)))
+    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, st.cfg.station.operator, _logger(st)))
 
 
 @cli.group("log")

