@@ -6,7 +6,8 @@
 
 SHELL := /bin/bash
 # faketime: the clock-step test (libfaketime)
-APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3 faketime
+# poppler-utils: pdftotext/pdfinfo read the 台账 PDF back in the tests
+APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3 faketime poppler-utils
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -36,6 +36,13 @@ NUMBER = re.compile(r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?(%|人次|次|小时|分钟|�
 # --- XLSX ---
 
 
+def workbook() -> Any:
+    """A new streaming (write-only) openpyxl workbook."""
+    from openpyxl import Workbook
+
+    return Workbook(write_only=True)
+
+
 def xlsx_print_layout(
     ws: Any, *, header_row: int | None = 1, one_page: bool = False, title: str | None = None
 ) -> None:
@@ -49,7 +56,9 @@ def xlsx_print_layout(
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 1 if one_page else 0
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
+    ws.page_margins = PageMargins(
+        left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3
+    )
     ws.print_options.horizontalCentered = True
     if header_row:
         ws.print_title_rows = f"{header_row}:{header_row}"
@@ -174,7 +183,11 @@ def set_font(target: Any, face: tuple[str, str], size: float | None = None) -> N
     if size:
         font.size = Pt(size)
     font.color.rgb = RGBColor(0, 0, 0)
-    rpr = target.element.get_or_add_rPr() if hasattr(target, "element") else target._r.get_or_add_rPr()
+    rpr = (
+        target.element.get_or_add_rPr()
+        if hasattr(target, "element")
+        else target._r.get_or_add_rPr()
+    )
     fonts = rpr.get_or_add_rFonts()
     fonts.set(qn("w:eastAsia"), face[0])
     for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
@@ -206,7 +219,10 @@ def gb_document(author: str, title: str) -> Any:
         style.font.bold = name == "Title"
         style.font.italic = False
         fmt = style.paragraph_format
-        fmt.space_before, fmt.space_after = Pt(0 if name != "Title" else 0), Pt(14 if name == "Title" else 0)
+        fmt.space_before, fmt.space_after = (
+            Pt(0 if name != "Title" else 0),
+            Pt(14 if name == "Title" else 0),
+        )
         fmt.line_spacing = Pt(36 if name == "Title" else 28)
         fmt.alignment = 1 if name == "Title" else None
         fmt.keep_with_next = True
