@@ -44,7 +44,7 @@ HEADERS = (
 )  # fmt: skip
 # characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
 # still prints at a readable size.
-COLUMN_WIDTHS = (11, 19, 19, 19, 9, 24, 9, 28, 8, 24, 10, 16, 12)
+COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15)
 SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
@@ -578,44 +578,47 @@ def _summary_rows(s: Summary, cfg: Config, filters: Filters) -> list[list[Any]]:
 
 SUMMARY_HEADINGS = ("按状态", "按主题", "按村")
 WRAPPED = tuple(HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人"))
-XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "yyyy-mm-dd hh:mm:ss", 2: "yyyy-mm-dd hh:mm:ss",
-                3: "yyyy-mm-dd hh:mm:ss", 4: "0.00"}  # fmt: skip
+# the date is in 播出日期: the times print without it (the cells hold the whole date and time)
+XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "hh:mm", 2: "hh:mm:ss", 3: "hh:mm:ss", 4: "0.00"}
 
 
-def write_xlsx(rows: Iterable[Any], path: Path, tz: ZoneInfo, summary: list[list[Any]]) -> int:
+def write_xlsx(
+    rows: Iterable[Any],
+    path: Path,
+    tz: ZoneInfo,
+    summary: list[list[Any]],
+    title: str | None = None,
+) -> int:
     """Streaming (write-only) workbook: 播出记录 with a frozen header, then 汇总; both print on
     A4 landscape one page wide with the header row on every page (:mod:`broadcast.printing`)."""
-    from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    from .printing import XlsxStyles, xlsx_print_layout, xlsx_widths
+    from .printing import XlsxSheet, workbook, xlsx_print_layout
 
-    wb = Workbook(write_only=True)
-    styles = XlsxStyles()
+    wb = workbook()
     ws = wb.create_sheet("播出记录")
     ws.freeze_panes = "A2"
-    xlsx_widths(ws, COLUMN_WIDTHS)
-    xlsx_print_layout(ws, title=str(summary[0][0]) if summary and summary[0] else None)
-    ws.append(styles.header(ws, HEADERS))
+    xlsx_print_layout(ws, title=title)
+    sheet = XlsxSheet(ws, COLUMN_WIDTHS, WRAPPED, XLSX_FORMATS)
+    sheet.header(HEADERS)
     fmt, n = _Formatter(tz, neutral=False), 0
     for n, row in enumerate(rows, 1):
         if n > XLSX_MAX_ROWS:
             raise ExportError(
                 f"记录超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
             )
-        ws.append(styles.body(ws, _xlsx_cells(ws, fmt, row), WRAPPED, XLSX_FORMATS))
+        sheet.body(_xlsx_cells(ws, fmt, row))
     ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
-    sheet = wb.create_sheet("汇总")
-    xlsx_widths(sheet, SUMMARY_WIDTHS)
-    xlsx_print_layout(sheet, header_row=None, one_page=True)
+    totals = wb.create_sheet("汇总")
+    xlsx_print_layout(totals, header_row=None, one_page=True)
+    sums = XlsxSheet(totals, SUMMARY_WIDTHS)
     for line in summary:
-        heading = bool(line) and (line[0] in SUMMARY_HEADINGS or len(line) == 1)
         if not line:
-            sheet.append([])
-        elif heading:
-            sheet.append(styles.header(sheet, line))
+            sums.blank()
+        elif line[0] in SUMMARY_HEADINGS or len(line) == 1:
+            sums.header(line)
         else:
-            sheet.append(styles.body(sheet, [_number(sheet, v) for v in line]))
+            sums.body([_number(totals, v) for v in line])
     wb.save(path)
     return n
 
@@ -688,7 +691,8 @@ def _export_xlsx(conn: Connection, cfg: Config, filters: Filters, path: Path) ->
         )
     rows = _rows(conn, filters, CSV_COLUMNS)
     with atomic_path(path) as tmp:
-        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters))
+        title = f"{cfg.station.township}播出记录（{filters.describe()}）"
+        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters), title)
 
 
 # --- `broadcast log list` ---

@@ -375,27 +375,26 @@ def chain_lines(data: LedgerData) -> list[str]:
 
 
 def write_xlsx(data: LedgerData, path: Path) -> None:
-    from .printing import XlsxStyles, workbook, xlsx_print_layout, xlsx_widths
+    from .printing import XlsxSheet, workbook, xlsx_print_layout
 
     wb = workbook()
-    styles = XlsxStyles()
     ws = wb.create_sheet("播放使用登记表")
     ws.freeze_panes = "A2"
-    xlsx_widths(ws, XLSX_WIDTHS)
     xlsx_print_layout(ws, title=data.title)
-    ws.append(styles.header(ws, HEADERS))
+    sheet = XlsxSheet(ws, XLSX_WIDTHS, WRAPPED)
+    sheet.header(HEADERS)
     for r in data.rows:
-        ws.append(styles.body(ws, r.cells, WRAPPED))
+        sheet.body(r.cells)
     if not data.rows:
-        ws.append(styles.body(ws, ["（本月没有播出记录）", *[""] * (len(HEADERS) - 1)]))
+        sheet.body(["（本月没有播出记录）", *[None] * (len(HEADERS) - 1)])
     notes = wb.create_sheet("审核与校验")
-    xlsx_widths(notes, (100,))
     xlsx_print_layout(notes, header_row=None, title=data.title)
+    records = XlsxSheet(notes, (100,), wrap=(0,))
     for heading, lines in (("审核记录", approval_lines(data)), ("播出记录校验", chain_lines(data))):
-        notes.append(styles.header(notes, [heading]))
+        records.header([heading])
         for line in lines:
-            notes.append(styles.body(notes, [line], wrap=(0,)))
-        notes.append([])
+            records.body([line])
+        records.blank()
     wb.save(path)
 
 

@@ -13,7 +13,9 @@ font (``fonts-noto-cjk``) as its ``w:altName``: a PC without 仿宋 shows Noto S
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -75,59 +77,89 @@ def xlsx_widths(ws: Any, widths: Sequence[float]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = w
 
 
-class XlsxStyles:
-    """Shared cell styles (made once: a million cells share them)."""
+def text_width(text: str) -> int:
+    """Width in spreadsheet characters: a Chinese (wide) character counts two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
-    def __init__(self) -> None:
+
+@functools.lru_cache(maxsize=65536)  # a million rows repeat a few titles and village sets
+def lines_needed(text: str, width: float) -> int:
+    """How many lines ``text`` takes in a wrapped column ``width`` characters wide."""
+    room = max(1, int(width) - 1)
+    return sum(max(1, -(-text_width(part) // room)) for part in text.split("\n"))
+
+
+class XlsxSheet:
+    """Rows of one printed sheet: bordered cells in shared styles (made once: a million cells
+    share them), wrapped columns, and each row as tall as its wrapped text (spreadsheets do not
+    grow a row that a streamed file gives no height, so the text would be cut off on paper)."""
+
+    LINE_PT = 16  # one line of 11-pt text with a CJK font
+
+    def __init__(self, ws: Any, widths: Sequence[float], wrap: Collection[int] = (),
+                 formats: dict[int, str] | None = None) -> None:  # fmt: skip
         from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
+        self.ws, self.widths, self.wrap, self.formats = ws, tuple(widths), set(wrap), formats or {}
+        xlsx_widths(ws, widths)
         thin = Side(style="thin", color="000000")
         self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         self.header_font = Font(bold=True)
         self.header_fill = PatternFill("solid", fgColor=HEADER_FILL)
         self.header_align = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        self.wrap = Alignment(vertical="top", wrap_text=True)
-        self.top = Alignment(vertical="top")
-        self._styles: dict[tuple[int, bool, str | None], Any] = {}
+        self.wrapped = Alignment(vertical="center", wrap_text=True)
+        self.plain = Alignment(vertical="center")
+        self._styles: dict[tuple[bool, str | None], Any] = {}
+        self.row = 0
 
-    def header(self, ws: Any, values: Sequence[Any]) -> list[Any]:
-        """Bold, grey, centred and bordered header cells."""
+    def header(self, values: Sequence[Any]) -> None:
+        """A bold, grey, centred and bordered header row."""
         from openpyxl.cell import WriteOnlyCell
 
-        cells = [WriteOnlyCell(ws, value=v) for v in values]
+        cells = [WriteOnlyCell(self.ws, value=v) for v in values]
         for c in cells:
-            c.font, c.fill, c.alignment, c.border = (
-                self.header_font,
-                self.header_fill,
-                self.header_align,
-                self.border,
-            )
-        return cells
+            c.font, c.fill = self.header_font, self.header_fill
+            c.alignment, c.border = self.header_align, self.border
+        self._append(cells, range(len(cells)))
 
-    def body(
-        self, ws: Any, values: Sequence[Any], wrap: Collection[int] = (), formats: Any = None
-    ) -> list[Any]:
-        """Bordered cells; columns in ``wrap`` (0-based) wrap their text; ``formats`` maps a
-        column to its number format. A value that is already a cell keeps its value."""
+    def blank(self) -> None:
+        self._append([], ())
+
+    def body(self, values: Sequence[Any]) -> None:
+        """A bordered row; a value that is already a cell keeps its value and number format."""
         from openpyxl.cell.cell import Cell
 
         out = []
         for i, v in enumerate(values):
-            style = self._style(ws, i in wrap, (formats or {}).get(i))
             if isinstance(v, Cell):
-                v._style = style.__class__(style)
+                number_format = v.number_format
+                style = self._style(i, None)
+                v._style = style.__class__(style)  # a copy: the cell's format is its own
+                v.number_format = number_format
                 out.append(v)
-            else:  # the style array made once per kind of cell: 5x faster than setting fonts
-                out.append(Cell(ws, row=1, column=1, value=v, style_array=style))
-        return out
+            else:  # a style array copied: 5x faster than setting border and alignment
+                style = self._style(i, self.formats.get(i))
+                out.append(Cell(self.ws, row=1, column=1, value=v, style_array=style))
+        self._append(out, self.wrap)
 
-    def _style(self, ws: Any, wrap: bool, number_format: str | None) -> Any:
-        key = (id(ws), wrap, number_format)
+    def _append(self, cells: list[Any], wrapped: Collection[int]) -> None:
+        self.row += 1
+        lines = max(
+            (lines_needed(str(cells[i].value), self.widths[i])
+             for i in wrapped if i < len(cells) and i < len(self.widths) and cells[i].value),
+            default=1,
+        )  # fmt: skip
+        if lines > 1:  # set before the row is written (write-only sheets write as they go)
+            self.ws.row_dimensions[self.row].height = lines * self.LINE_PT + 2
+        self.ws.append(cells)
+
+    def _style(self, column: int, number_format: str | None) -> Any:
+        key = (column in self.wrap, number_format)
         if key not in self._styles:
             from openpyxl.cell import WriteOnlyCell
 
-            c = WriteOnlyCell(ws)
-            c.border, c.alignment = self.border, self.wrap if wrap else self.top
+            c = WriteOnlyCell(self.ws)
+            c.border, c.alignment = self.border, self.wrapped if key[0] else self.plain
             if number_format:
                 c.number_format = number_format
             self._styles[key] = c._style
