@@ -251,10 +251,8 @@ def gb_document(author: str, title: str) -> Any:
         style.font.bold = name == "Title"
         style.font.italic = False
         fmt = style.paragraph_format
-        fmt.space_before, fmt.space_after = (
-            Pt(0 if name != "Title" else 0),
-            Pt(14 if name == "Title" else 0),
-        )
+        fmt.space_before = Pt(12 if name == "Heading 1" else 0)
+        fmt.space_after = Pt(14 if name == "Title" else 0)
         fmt.line_spacing = Pt(36 if name == "Title" else 28)
         fmt.alignment = 1 if name == "Title" else None
         fmt.keep_with_next = True
