@@ -461,6 +461,9 @@ def write_docx(
         docx_table(doc, headers, rows)
         if heading in charts:
             doc.add_picture(str(charts[heading]), width=width)
+            picture = doc.paragraphs[-1].paragraph_format
+            picture.line_spacing = 1.0  # the body's exact 28-pt lines would crop the chart
+            picture.alignment = 1
     doc.add_heading(f"{numbers[len(tables(fig)) + 1]}、数据来源与计算方法", level=1)
     for i, note in enumerate(method_notes(fig), 1):
         doc.add_paragraph(f"{i}. {note}").paragraph_format.first_line_indent = Pt(32)

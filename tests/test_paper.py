@@ -220,6 +220,9 @@ def test_report_docx_is_a4_with_government_document_layout(station: Path, tmp_pa
     assert months.rows[1].cells[0].paragraphs[0].alignment in (None, 0)
     assert all(c.paragraphs[0].alignment == 2 for c in months.rows[1].cells[1:])
     assert months.rows[0].cells[2].text == "播出时长(小时)"  # the paragraph's unit
+    # charts sit in paragraphs of single line spacing: the body's exact 28-pt lines would crop them
+    pictures = [p for p in doc.paragraphs if p._p.xpath(".//w:drawing")]
+    assert len(pictures) == 2 and all(p.paragraph_format.line_spacing == 1.0 for p in pictures)
 
 
 def test_files_respect_a_stricter_umask(station: Path, tmp_path):
