@@ -274,3 +274,27 @@ def test_scope_names_whole_zones():
         == "东片（青石村、东岭村）、南坡村"
     )
     assert ledger.scope(["青石村"], everyone, zones) == "青石村"
+
+
+def test_long_pdf_repeats_the_header_on_every_page(tmp_path: Path):
+    from broadcast.pdf import TableDoc, write_table_pdf
+
+    rows = [
+        [f"2026-12-{1 + i // 4:02d}", "07:00", "07:00:01–07:05:02", f"节目{i}", "接到陌生电话" * 6,
+         "5分01秒", "全乡（9个村）", "", "司法所（自动）", "已播完", ""]
+        for i in range(120)
+    ]  # fmt: skip
+    doc = TableDoc("登记表", ["副标题"], ledger.HEADERS, ledger.PDF_WIDTHS, rows, author="站")
+    pdf = tmp_path / "a.pdf"
+    pages = write_table_pdf(doc, pdf)
+    assert pages >= 3
+    for page in range(1, pages + 1):
+        text = subprocess.run(
+            ["pdftotext", "-raw", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        flat = re.sub(r"\s+", "", text)
+        assert "播出范围（村/分区）" in flat and f"第{page}页共{pages}页" in flat, page
+    assert "节目119" in re.sub(r"\s+", "", subprocess.run(
+        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout)  # fmt: skip
