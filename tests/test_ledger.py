@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcast import airlog, config, db, ledger
+from broadcast import airlog, config, db, ledger, ledger_files
 
 MONTH_FILES = [
     "播放使用登记表-2026-12.xlsx",
@@ -254,7 +254,7 @@ def test_failure_midway_leaves_no_partial_pack(december, tmp_path: Path, monkeyp
         path.write_bytes(b"PK")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ledger, "write_docx", disk_full)
+    monkeypatch.setattr(ledger_files, "write_docx", disk_full)
     place = tmp_path / "place"
     place.mkdir()
     out = place / "pack"
