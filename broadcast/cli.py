@@ -22,7 +22,7 @@ from .cli_options import (
     topic_option,
     villages_option,
 )
-from .cli_reports import log_export, report
+from .cli_reports import ledger, log_export, report
 from .errors import BroadcastError
 
 if TYPE_CHECKING:
@@ -586,11 +586,11 @@ def _logger(st: Station):
 @pass_station
 def play(st: Station, item: str, villages: str | None) -> None:
     """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
-    import getpass
-
     from .playback import play_now
 
-    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _logger(st)))
+    click.echo(
+        play_now(st.engine, st.cfg, item, villages, st.now, st.cfg.station.operator, _logger(st))
+    )
 
 
 @cli.group("log")
@@ -611,6 +611,7 @@ def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
 
 log_group.add_command(log_export)
 cli.add_command(report)
+cli.add_command(ledger)
 
 
 @cli.group("service")

@@ -1,4 +1,4 @@
-"""Commands `broadcast log export` and `broadcast report`: parse, call one function, print.
+"""Commands `broadcast log export`, `broadcast report` and `broadcast ledger`: parse, call one function, print.
 
 ``ctx.obj`` is the :class:`broadcast.cli.Station` (this module cannot import cli: cli imports
 it). Nothing heavy is imported here at module level, so `broadcast --help` stays fast.
@@ -81,5 +81,28 @@ def report(
 
     period = parse_period(year, date_from, date_to)
     result = write_report(st.engine, st.cfg, period, output, st.now())
+    for line in result.lines():
+        click.echo(line)
+
+
+@click.command("ledger")
+@click.option("--month", required=True, help="月份，如 2026-12。")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="台账文件夹（默认为配置文件旁的 台账-2026-12/）。",
+)
+@click.pass_obj
+def ledger(st: Any, month: str, output: Path | None) -> None:
+    """生成一个月的台账文件夹：播放使用登记表（Excel 和 PDF）、稿件汇编（Word）、音频文件清单（SHA-256）、审核与校验记录。
+
+    \b
+    例：broadcast ledger --month 2026-12
+        broadcast ledger --month 2026-12 --output 十二月台账
+    """
+    from .ledger import parse_month, write_pack
+
+    result = write_pack(st.engine, st.cfg, parse_month(month), output)
     for line in result.lines():
         click.echo(line)

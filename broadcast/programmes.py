@@ -70,12 +70,17 @@ def slug(title: str, limit: int = 24) -> str:
     return (s[:limit].strip("-_") or "programme").replace("..", "-")
 
 
+def written_text(script: Script) -> str:
+    """What the voice is given to read, as written: the title, then the script."""
+    return f"{script.title}。\n{script.text}"
+
+
 def spoken_text(cfg: Config, script: Script) -> str:
     """Exactly what the voice reads: the title, then the normalised script."""
     from .text import load_lexicon, normalize
 
     lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
-    return normalize(f"{script.title}。\n{script.text}", lexicon)
+    return normalize(written_text(script), lexicon)
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -108,26 +113,6 @@ def _recipe(cfg: Config, content_hash: str, chain: Sequence[str]) -> str:
         "lexicon": _file_digest(cfg.tts.lexicon),
     }
     return hashlib.sha256(json.dumps(blob, ensure_ascii=False).encode()).hexdigest()
-
-
-def _srt_time(t: float) -> str:
-    ms = max(0, round(t * 1000))
-    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-
-def write_srt(path: Path, cues: Sequence[Cue], offset: float) -> None:
-    lines = []
-    for i, c in enumerate(cues, 1):
-        lines += [
-            str(i),
-            f"{_srt_time(c.start + offset)} --> {_srt_time(c.end + offset)}",
-            c.text,
-            "",
-        ]
-    from .files import atomic_path
-
-    with atomic_path(path) as tmp:  # a full disk: no half file left behind
-        tmp.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _row(row: Any) -> Programme:
@@ -265,9 +250,13 @@ def produce_one(
         if speech.warning:
             note = f"{note}\n{speech.warning}" if note else speech.warning
     srt = None
-    if cues:
+    if cues:  # subtitles in the written text (119, 6月26日), timed by the voice's cues
+        from .subtitles import captions, write_srt
+        from .text import load_lexicon
+
         srt = out.with_suffix(".srt")
-        write_srt(srt, cues, result.intro_s)
+        lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+        write_srt(srt, captions(written_text(script), cues, lexicon), result.intro_s)
     from .db import inserted_id
     from .db import programmes as p
 
@@ -372,19 +361,16 @@ def _listen(
     return programme, listen_line(cfg, programme) + note
 
 
-def _timed_cues(p: Programme) -> list[tuple[float, float, str]] | None:
-    """Each sentence and where it is in the programme file, from its subtitles."""
+def _timed_cues(cfg: Config, p: Programme) -> list[tuple[float, float, str]] | None:
+    """Each caption, where it is in the programme file and what the voice read there (the
+    subtitles hold the written text: it is normalised again to compare with what was heard)."""
+    from .subtitles import read_srt
+    from .text import load_lexicon, normalize
+
     if not p.subtitles or not Path(p.subtitles).exists():
         return None
-    blocks = re.findall(
-        r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.*)",
-        Path(p.subtitles).read_text(encoding="utf-8"),
-    )
-
-    def sec(h: str, m: str, s: str, ms: str) -> float:
-        return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
-
-    return [(sec(*b[:4]), sec(*b[4:8]), b[8]) for b in blocks] or None
+    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
+    return [(a, b, normalize(text, lexicon)) for a, b, text in read_srt(Path(p.subtitles))] or None
 
 
 def check_listen(
@@ -413,7 +399,7 @@ def check_listen(
             continue
         with engine.connect() as conn:
             script = scripts.get(conn, p.script_id)
-        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _timed_cues(p), now_iso)
+        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _timed_cues(cfg, p), now_iso)
         lines.append(line)
         unclear += verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR
     if unclear:

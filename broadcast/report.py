@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -252,8 +253,8 @@ def headline(fig: Figures) -> str:
     t = fig.total
     topics = "、".join(f"{line.name}宣传{line.airings}次" for line in fig.topic_lines())
     first = (
-        f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{_duration(t)}，"
-        f"{_coverage(fig)}，受众约{t.audience}人次；其中{topics}。"
+        f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{_duration(fig)}，"
+        f"{_coverage(fig)}，受众{audience_words(t.audience)}；其中{topics}。"
     )
     return first + _voice_sentence(fig) + _silent_sentence(fig) + _others_sentence(fig)
 
@@ -292,11 +293,31 @@ def _silent_sentence(fig: Figures) -> str:
     )
 
 
-def _duration(t: Line) -> str:
-    """Hours to one decimal; under six minutes in minutes, so a short period never reads 0.0."""
-    if t.minutes_x100 and hours(t.minutes_x100) == 0:
-        return f"{t.minutes_x100 / 100:.1f}分钟"
-    return f"{t.hours}小时"
+def audience_words(n: int) -> str:
+    """约21610人次 reads as 约2.2万人次 (one decimal of 万, half up); under 10,000 exact."""
+    if n < 10_000:
+        return f"约{n}人次"
+    wan = (Decimal(n) / 10_000).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"约{wan.normalize():f}万人次"
+
+
+def unit(fig: Figures) -> str:
+    """The one time unit of the paragraph and the tables: 小时, or 分钟 for a total under
+    three minutes (that would read 0.0 小时)."""
+    t = fig.total
+    return "分钟" if t.minutes_x100 and hours(t.minutes_x100) == 0 else "小时"
+
+
+def duration(line: Line, unit: str) -> str:
+    """5.03 分钟 to one decimal, or hours to one decimal (the export's rounding)."""
+    if unit == "分钟":
+        return f"{Decimal(line.minutes_x100) / 100:.1f}"
+    return line.hours
+
+
+def _duration(fig: Figures) -> str:
+    u = unit(fig)
+    return f"{duration(fig.total, u)}{u}"
 
 
 def _coverage(fig: Figures) -> str:
@@ -344,30 +365,31 @@ def _month_name(month: str, period: Period) -> str:
 
 def tables(fig: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
     """(heading, headers, rows) for 按月, 按主题, 按村 — shared by Markdown and Word."""
-    cols = ["播出次数", "播出时长(小时)", "估计受众(人次)"]
+    u = unit(fig)
+    cols = ["播出次数", f"播出时长({u})", "估计受众(人次)"]
 
     def row(name: str, line: Line) -> list[str]:
-        return [name, str(line.airings), line.hours, str(line.audience)]
+        return [name, str(line.airings), duration(line, u), str(line.audience)]
 
     total = row("合计", fig.total)
     months = [row(_month_name(m.name, fig.period), m) for m in fig.month_lines()]
     topics = [row(t.name, t) for t in fig.topic_lines()]
     villages = [
-        [v.name, str(fig.population.get(v.name, "—")), str(v.airings), v.hours]
+        [v.name, str(fig.population.get(v.name, "—")), str(v.airings), duration(v, u)]
         for v in fig.village_lines()
     ]
     out = [
         ("按月统计", ["月份", *cols], [*months, total]),
         ("按主题统计", ["主题", *cols], [*topics, total]),
-        ("按村统计", ["村", "人口", "播出次数", "播出时长(小时)"], villages),
+        ("按村统计", ["村", "人口", "播出次数", f"播出时长({u})"], villages),
     ]
     if fig.zone_map:
         zones = [
-            [z, "、".join(members), str(line.airings), line.hours]
+            [z, "、".join(members), str(line.airings), duration(line, u)]
             for z, members in fig.zone_map.items()
             for line in [fig.zones.get(z, Line(z))]
         ]
-        out.append(("按分区统计", ["分区", "所含村", "播出次数", "播出时长(小时)"], zones))
+        out.append(("按分区统计", ["分区", "所含村", "播出次数", f"播出时长({u})"], zones))
     return out
 
 
@@ -375,7 +397,7 @@ def overview(fig: Figures) -> list[list[str]]:
     others = "、".join(f"{STATUS_LABELS[s]}{fig.others.get(s, 0)}次" for s in OTHER_STATUSES[:3])
     return [
         ["已播完的普法节目", f"{fig.total.airings}次"],
-        ["累计播出时长", f"{fig.total.hours}小时"],
+        ["累计播出时长", _duration(fig)],
         ["覆盖行政村", f"{len(fig.villages)}个（全乡共{len(fig.population)}个）"],
         ["估计受众", f"{fig.total.audience}人次"],
         ["未计入的记录", others],
@@ -414,42 +436,38 @@ def markdown(fig: Figures, now: datetime) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_docx(fig: Figures, now: datetime, charts: dict[str, Path], path: Path) -> None:
-    """report.docx: the same content as report.md, ready to paste into the annual report."""
-    from docx import Document
-    from docx.oxml.ns import qn
-    from docx.shared import Cm, Pt
+def write_docx(
+    fig: Figures, now: datetime, charts: dict[str, Path], path: Path, author: str
+) -> None:
+    """report.docx: the content of report.md in the layout of a government document (GB/T 9704:
+    A4, its margins, 小标宋-style title, 黑体 headings, 仿宋 body; :mod:`broadcast.printing`)."""
+    from docx.shared import Mm, Pt
 
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name, normal.font.size = "宋体", Pt(12)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    doc.add_heading(title(fig), level=1)
-    doc.add_paragraph(headline(fig))
-    doc.add_paragraph(f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）")
+    from .printing import docx_table, gb_document
+
+    doc = gb_document(author, title(fig))
+    doc.add_paragraph(title(fig), style="Title")
+    for text in (
+        headline(fig),
+        f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）",
+    ):
+        doc.add_paragraph(text).paragraph_format.first_line_indent = Pt(32)  # two characters
     numbers = "一二三四五六七"
-    doc.add_heading("一、总体情况", level=2)
-    _docx_table(doc, ["项目", "数值"], overview(fig))
+    doc.add_heading("一、总体情况", level=1)
+    docx_table(doc, ["项目", "数值"], overview(fig))
+    width = Mm(210 - 28 - 26)
     for i, (heading, headers, rows) in enumerate(tables(fig), 1):
-        doc.add_heading(f"{numbers[i]}、{heading}", level=2)
-        _docx_table(doc, headers, rows)
+        doc.add_heading(f"{numbers[i]}、{heading}", level=1)
+        docx_table(doc, headers, rows)
         if heading in charts:
-            doc.add_picture(str(charts[heading]), width=Cm(16))
-    doc.add_heading(f"{numbers[len(tables(fig)) + 1]}、数据来源与计算方法", level=2)
+            doc.add_picture(str(charts[heading]), width=width)
+            picture = doc.paragraphs[-1].paragraph_format
+            picture.line_spacing = 1.0  # the body's exact 28-pt lines would crop the chart
+            picture.alignment = 1
+    doc.add_heading(f"{numbers[len(tables(fig)) + 1]}、数据来源与计算方法", level=1)
     for i, note in enumerate(method_notes(fig), 1):
-        doc.add_paragraph(f"{i}. {note}")
+        doc.add_paragraph(f"{i}. {note}").paragraph_format.first_line_indent = Pt(32)
     doc.save(str(path))
-
-
-def _docx_table(doc: object, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    table = doc.add_table(rows=1, cols=len(headers))  # type: ignore[attr-defined]
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, headers, strict=True):
-        cell.text = text
-        cell.paragraphs[0].runs[0].bold = True
-    for r in rows:
-        for cell, text in zip(table.add_row().cells, r, strict=True):
-            cell.text = text
 
 
 # --- charts ---
@@ -612,5 +630,5 @@ def write_report(
     with atomic_path(md) as tmp:
         tmp.write_text(markdown(fig, now), encoding="utf-8")
     with atomic_path(docx) as tmp:
-        write_docx(fig, now, charts, tmp)
+        write_docx(fig, now, charts, tmp, cfg.station.name)
     return ReportResult(headline(fig), folder, (md, docx, *charts.values()))

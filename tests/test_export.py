@@ -203,8 +203,8 @@ def test_xlsx_cells_header_and_summary(filled: Path, tmp_path: Path):
     ws = wb["播出记录"]
     assert ws.freeze_panes == "A2"
     assert [c.value for c in ws[1]] == list(HEADERS)
-    assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
-    assert ws.column_dimensions["H"].width >= 30
+    assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("D9D9D9")
+    assert ws.column_dimensions["H"].width >= 24 and ws["H2"].alignment.wrap_text  # 覆盖村 wraps
     assert ws.max_row == 1 + 8
     day, planned, started, ended, minutes = (c.value for c in ws[2][:5])
     assert ws["A2"].is_date and day == datetime(2024, 1, 15)

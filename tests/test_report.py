@@ -17,14 +17,14 @@ from broadcast import config, db, report
 from broadcast.errors import ExportError
 
 PARAGRAPH = (
-    "2024年，利用村广播系统播出普法节目共5次，累计播出0.5小时，覆盖全乡9个行政村，受众约21610人次；"
+    "2024年，利用村广播系统播出普法节目共5次，累计播出0.5小时，覆盖全乡9个行政村，受众约2.2万人次；"
     "其中反电诈宣传2次、民法典宣传1次、禁毒宣传1次、防溺水宣传1次。"
     "按播出所用语音：edge-tts 神经语音5次。"
     "另有中断1次、失败1次、未播出1次，均未计入上述统计。"
 )
 HEADLINE = re.compile(
     r"^(\d{4})年，利用村广播系统播出普法节目共(\d+)次，累计播出([\d.]+)小时，覆盖全乡(\d+)个行政村，"
-    r"受众约(\d+)人次；其中(.+?)。(.*)$"
+    r"受众约([\d.]+万|\d+)人次；其中(.+?)。(.*)$"
 )
 
 
@@ -109,7 +109,11 @@ def test_numbers_equal_an_independent_recount(station: Path, tmp_path: Path):
             "select status, count(*) from airings where status != 'completed'"
             " and scheduled_at >= '2024-01-01' and scheduled_at < '2025-01-01' group by status"
         ))  # fmt: skip
-    assert (int(year), int(n), int(villages), int(audience)) == (2024, count, covered, people)
+    assert (int(year), int(n), int(villages)) == (2024, count, covered)
+    wan = (Decimal(people) / 10000).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert audience.endswith("万") and Decimal(audience[:-1]) == wan  # 约2.7万人次
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert f"| 估计受众 | {people}人次 |" in md  # the exact sum stays in the overview table
     assert abs(Decimal(hours) - Decimal(seconds) / 3600) <= Decimal("0.1")
     assert {t: int(k) for t, k in re.findall(r"([^、]+)宣传(\d+)次", topic_text)} == by_topic
     assert (
@@ -132,7 +136,7 @@ def test_numbers_equal_an_independent_recount(station: Path, tmp_path: Path):
         Decimal("0.1"), ROUND_HALF_UP
     )
     assert len(done) == int(n) and str(csv_hours) == hours
-    assert sum(int(r["估计受众(人次)"]) for r in done) == int(audience)
+    assert sum(int(r["估计受众(人次)"]) for r in done) == people
     assert len({v for r in done for v in r["覆盖村"].split("、")}) == int(villages)
 
 
