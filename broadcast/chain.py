@@ -217,10 +217,10 @@ class Verdict:
 
 
 def _field_change(old: dict[str, Any], new: dict[str, Any]) -> str:
-    for k in old:
-        if old.get(k) != new.get(k):
-            return f"{k} 原为 {old.get(k)!r}，现为 {new.get(k)!r}"
-    return "内容不同"
+    """The changed fields, in FIELDS order: "status 原为 'failed'，现为 'completed'；…"."""
+    keys = [f for f in FIELDS if f in old] + [k for k in old if k not in FIELDS]
+    changed = [f"{k} 原为 {old[k]!r}，现为 {new.get(k)!r}" for k in keys if old[k] != new.get(k)]
+    return "；".join(changed) or "内容不同"
 
 
 def verify(conn: Connection, digests: Sequence[tuple[date, int, str]] = ()) -> Verdict:
