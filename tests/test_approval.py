@@ -223,7 +223,7 @@ def test_the_same_level_twice_is_refused(air_station):
     r = bc("approve", "1", "--by", "李四")
     assert r.exit_code == 1
     assert re.fullmatch(
-        rf"Error: 节目 1《禁毒提醒》已审核完毕（负责人审核 张三（\d\d-\d\d \d\d:\d\d））\n",
+        r"Error: 节目 1《禁毒提醒》已审核完毕（负责人审核 张三（\d\d-\d\d \d\d:\d\d））\n",
         r.output,
     ), r.output
     assert bc.db_counts() == before
@@ -307,7 +307,7 @@ def test_emergencies_air_first_and_show_pending_until_signed_after_air(air_stati
     ), r.output
     listed = bc("approvals", "list").output
     assert re.search(
-        rf"^1\s+禁毒提醒\s+.*已审核\s+负责人审核 王乡长（\d\d-\d\d \d\d:\d\d，补签）$", listed, re.M
+        r"^1\s+禁毒提醒\s+.*已审核\s+负责人审核 王乡长（\d\d-\d\d \d\d:\d\d，补签）$", listed, re.M
     ), listed
     engine = db.open_station(cfg.database_url, "2026-12-02T10:00:00+08:00")
     try:
