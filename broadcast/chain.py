@@ -3,7 +3,7 @@
 Each write of an airing row — inserted (started, missed, failed), finalised, recovered as
 interrupted — appends one row to ``airing_events`` in the same transaction: the airing's fields
 in a canonical JSON form (:data:`FIELDS`, one place), the time of the event, and
-``hash = sha256(seq, kind, airing id, at, payload, previous hash)``. :func:`verify` walks the
+``hash = sha256(seq, kind, airing id, at, previous hash, payload)``. :func:`verify` walks the
 chain and compares each airing row with its last event, so a row changed, deleted or inserted
 with a SQLite browser, or an event edited, deleted, inserted or renumbered, is named. The
 progress writes of a row on air (``seconds_played`` while ``started``) are not events and are
@@ -99,7 +99,9 @@ def dumps(payload: dict[str, Any]) -> str:
 
 
 def event_hash(seq: int, kind: str, airing_id: int, at: str, payload: str, prev: str) -> str:
-    text = json.dumps([seq, kind, airing_id, at, payload, prev], ensure_ascii=False)
+    """sha256 of the event's fields, one per line (none but the JSON payload, last, could hold a
+    newline, and JSON escapes its own)."""
+    text = f"{seq}\n{kind}\n{airing_id}\n{at}\n{prev}\n{payload}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -197,7 +199,8 @@ class Verdict:
     events: int
     airings: int
     head: str
-    problems: tuple[str, ...]
+    problems: tuple[str, ...]  # the first ones
+    count: int  # how many problems in all
     since: str | None  # when the chain began (the migration), ISO
     adopted: int  # rows chained as they stood at the migration
 
@@ -212,7 +215,7 @@ class Verdict:
                 f"校验通过（PASS）：{self.events} 条播出事件、{self.airings} 条播出记录，"
                 f"链头 {self.head}{since}"
             )
-        more = f"；另有 {len(self.problems) - 1} 处问题" if len(self.problems) > 1 else ""
+        more = f"；另有 {self.count - 1} 处问题" if self.count > 1 else ""
         return f"校验失败（FAIL）：{self.problems[0]}{more}{since}"
 
 
@@ -223,6 +226,93 @@ def _field_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "；".join(changed) or "内容不同"
 
 
+def _last_events(conn: Connection) -> Iterator[tuple[int, int, str]]:
+    """(airing id, seq, payload) of each airing's last event, by airing id."""
+    from sqlalchemy import text
+
+    stmt = text("SELECT airing_id, seq, payload FROM airing_events ORDER BY airing_id, seq")
+    prev: tuple[int, int, str] | None = None
+    for aid, seq, payload in conn.execute(stmt):
+        if prev is not None and prev[0] != aid:
+            yield prev
+        prev = (aid, seq, payload)
+    if prev is not None:
+        yield prev
+
+
+def _row_problem(row: dict[str, Any], seq: int, payload: str) -> str | None:
+    new = canonical(row)
+    if dumps(new) == payload:
+        return None
+    old = json.loads(payload)  # an event written before a field joined FIELDS has fewer keys
+    new = {k: new.get(k) for k in old}
+    if dumps(new) == payload:
+        return None
+    return f"播出记录 {row['id']} 被改动（{_field_change(old, new)}），与第 {seq} 号播出事件不符"
+
+
+class _Problems:
+    """The first few problems in full, and how many there were."""
+
+    def __init__(self) -> None:
+        self.first: list[str] = []
+        self.count = 0
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if len(self.first) < 20:
+            self.first.append(text)
+
+
+def _walk(conn: Connection, problems: _Problems, wanted: set[int]) -> tuple[int, str, dict]:
+    """Check every event's hash and link; return (events, head, {seq: hash} for ``wanted``)."""
+    from sqlalchemy import select
+
+    from .db import airing_events as e
+
+    prev, seq = GENESIS, 0
+    kept: dict[int, str] = {}
+    for ev in conn.execute(select(e).order_by(e.c.seq)):
+        if ev.seq != seq + 1:
+            what = "缺失（被删除或重新编号）" if ev.seq > seq + 1 else "编号重复"
+            problems.add(f"第 {seq + 1} 号播出事件{what}")
+            break
+        if ev.hash != event_hash(ev.seq, ev.kind, ev.airing_id, ev.at, ev.payload, ev.prev_hash):
+            problems.add(f"第 {ev.seq} 号播出事件（播出记录 {ev.airing_id}）被改动：与其校验值不符")
+            break
+        if ev.prev_hash != prev:
+            problems.add(
+                f"第 {ev.seq} 号播出事件（播出记录 {ev.airing_id}）与前一事件接不上："
+                "事件被插入、删除或调换了顺序"
+            )
+            break
+        prev, seq = ev.hash, ev.seq
+        if seq in wanted:
+            kept[seq] = ev.hash
+    return seq, prev, kept
+
+
+def _compare_rows(conn: Connection, problems: _Problems) -> int:
+    """Each airing row against its last event (a merge by id); return the number of rows."""
+    rows, lasts = _raw_rows(conn), _last_events(conn)
+    row, last = next(rows, None), next(lasts, None)
+    n = 0
+    while row is not None or last is not None:
+        if last is None or (row is not None and int(row["id"]) < last[0]):
+            assert row is not None
+            problems.add(f"播出记录 {row['id']} 不在校验链中：被直接插入（伪造）")
+            row, n = next(rows, None), n + 1
+        elif row is None or last[0] < int(row["id"]):
+            problems.add(f"播出记录 {last[0]} 被删除（第 {last[1]} 号播出事件记有它）")
+            last = next(lasts, None)
+        else:
+            said = _row_problem(row, last[1], last[2])
+            if said is not None:
+                problems.add(said)
+            row, last, n = next(rows, None), next(lasts, None), n + 1
+    return n
+
+
 def verify(conn: Connection, digests: Sequence[tuple[date, int, str]] = ()) -> Verdict:
     """Check the chain, every airing row against its last event, and the digest lines."""
     from sqlalchemy import func, select
@@ -230,80 +320,30 @@ def verify(conn: Connection, digests: Sequence[tuple[date, int, str]] = ()) -> V
     from .db import airing_events as e
     from .db import schema_migrations as m
 
-    problems: list[str] = []
-    hashes: list[str] = []  # hashes[seq - 1]
-    last: dict[int, tuple[int, bytes]] = {}  # airing id -> (seq, sha256 of its last payload)
-    prev = GENESIS
-    expected = 1
-    broken = False
-    stmt = select(e).order_by(e.c.seq)
-    for ev in conn.execution_options(yield_per=10_000).execute(stmt):
-        if broken:
-            break
-        if ev.seq != expected:
-            what = "缺失（被删除或重新编号）" if ev.seq > expected else "编号重复"
-            problems.append(f"第 {expected} 号播出事件{what}")
-            broken = True
-            break
-        if ev.hash != event_hash(ev.seq, ev.kind, ev.airing_id, ev.at, ev.payload, ev.prev_hash):
-            problems.append(
-                f"第 {ev.seq} 号播出事件（播出记录 {ev.airing_id}）被改动：与其校验值不符"
-            )
-            broken = True
-            break
-        if ev.prev_hash != prev:
-            problems.append(
-                f"第 {ev.seq} 号播出事件（播出记录 {ev.airing_id}）与前一事件接不上："
-                "事件被插入、删除或调换了顺序"
-            )
-            broken = True
-            break
-        prev = ev.hash
-        hashes.append(ev.hash)
-        last[ev.airing_id] = (ev.seq, hashlib.sha256(ev.payload.encode()).digest())
-        expected += 1
-    head = hashes[-1] if hashes else GENESIS
+    problems = _Problems()
+    events, head, kept = _walk(conn, problems, {count for _, count, _ in digests})
     airing_count = 0
-    if not broken:
-        seen: set[int] = set()
-        for row in _raw_rows(conn):
-            airing_count += 1
-            aid = int(row["id"])
-            seen.add(aid)
-            mine = last.get(aid)
-            if mine is None:
-                problems.append(f"播出记录 {aid} 不在校验链中：被直接插入（伪造）")
-                continue
-            old = json.loads(
-                conn.execute(select(e.c.payload).where(e.c.seq == mine[0])).scalar_one()
-            )
-            new = canonical(row)
-            new = {k: new.get(k) for k in old}
-            if hashlib.sha256(dumps(new).encode()).digest() != mine[1]:
-                problems.append(
-                    f"播出记录 {aid} 被改动（{_field_change(old, new)}），"
-                    f"与第 {mine[0]} 号播出事件不符"
-                )
-        for aid in sorted(last.keys() - seen):
-            problems.append(f"播出记录 {aid} 被删除（第 {last[aid][0]} 号播出事件记有它）")
+    if not problems.count:  # rows are compared with a chain that holds
+        airing_count = _compare_rows(conn, problems)
     for day, count, digest_head in digests:
         if count == 0 and digest_head == GENESIS:
             continue
-        if count > len(hashes) or count < 1 or hashes[count - 1] != digest_head:
-            problems.append(
+        if kept.get(count) != digest_head:
+            problems.add(
                 f"与每日摘要不符：{day.isoformat()} 的摘要记为 {count} 条事件、链头 "
                 f"{digest_head[:16]}…，数据库中的第 {count} 号事件"
-                + ("不存在" if count > len(hashes) else "的校验值不同")
+                + ("不存在" if count > events else "的校验值不同")
             )
-    since_row = conn.execute(select(m.c.applied_at).where(m.c.version == CHAIN_VERSION)).scalar()
+    since = conn.execute(select(m.c.applied_at).where(m.c.version == CHAIN_VERSION)).scalar()
     adopted = conn.execute(select(func.count()).where(e.c.kind == "adopt")).scalar() or 0
     return Verdict(
-        ok=not problems,
-        events=len(hashes),
+        ok=not problems.count,
+        events=events,
         airings=airing_count,
         head=head,
-        problems=tuple(problems),
-        since=since_row,
+        problems=tuple(problems.first),
+        count=problems.count,
+        since=since,
         adopted=adopted,
     )
 
@@ -363,20 +403,28 @@ def read_digests(path: Path) -> list[tuple[date, int, str]]:
 
 
 def write_digest(engine: Engine, path: Path, day: date) -> tuple[str, bool]:
-    """Append ``day``'s digest line unless the file has one; return (line, appended)."""
-    if path.exists():
+    """Append ``day``'s digest line unless the file has one; return (line, appended). The
+    file is locked while read and appended (the daemon and `log digest` may meet)."""
+    from . import files
+
+    try:
+        fd = files.open_lock(path)
+    except OSError as e:
+        raise ChainError(f"无法打开每日摘要文件 {path}（{e.strerror}）；它不能是符号链接") from None
+    try:
+        if not files.try_lock(fd):
+            raise ChainError(f"另一个程序正在写每日摘要 {path.name}，请稍后再试")
         for d, count, head in read_digests(path):
             if d == day:
                 return digest_line(d, count, head), False
-    with engine.connect() as conn:
-        line = digest_line(day, *digest_for(conn, day))
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
+        with engine.connect() as conn:
+            line = digest_line(day, *digest_for(conn, day))
+        os.lseek(fd, 0, os.SEEK_END)
         os.write(fd, (line + "\n").encode("utf-8"))
         os.fsync(fd)
+        return line, True
     finally:
-        os.close(fd)
-    return line, True
+        os.close(fd)  # closing releases the lock
 
 
 # --- `broadcast log verify` / `log digest` ---
