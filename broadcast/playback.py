@@ -534,8 +534,16 @@ def play_now(
         prog, _ = programmes.for_item(conn, item)
         topic = scripts.get(conn, prog.script_id).topic
     now = clock()
+    key = f"play:{now.isoformat()}"
+    with engine.connect() as conn:  # a second play within the same second (one was refused)
+        from .airlog import exists
+
+        n = 1
+        while exists(conn, key, now.isoformat()):
+            n += 1
+            key = f"play:{now.isoformat()}#{n}"
     req = Request(
-        key=f"play:{now.isoformat()}",
+        key=key,
         kind="play",
         scheduled_at=now,
         villages=resolve_villages(chosen, "all", list(cfg.villages)),

@@ -29,14 +29,6 @@ def require(bc, levels: list[str] | None = None) -> None:
     bc.config.write_text(text, encoding="utf-8")
 
 
-def next_second() -> None:
-    """`broadcast play` keys an airing by the second it starts: two plays need two seconds."""
-    from datetime import datetime
-
-    start = datetime.now().replace(microsecond=0)
-    wait_for(lambda: datetime.now().replace(microsecond=0) > start, 3)
-
-
 def approvals_rows(bc) -> list[tuple]:
     with sqlite3.connect(bc.folder / "station.db") as conn:
         rows = conn.execute(
@@ -168,7 +160,6 @@ def test_reproducing_needs_approval_again(air_station):
     )
     assert bc.db_counts() == before
     assert bc("approve", "4", "--by", "张三").exit_code == 0
-    next_second()
     r = bc("play", "1")
     assert r.exit_code == 0 and "已播完" in r.output, r.output
 
@@ -255,7 +246,6 @@ def test_three_levels_sign_in_order_and_air_only_when_all_signed(air_station):
     assert r.exit_code == 0 and r.output.endswith("；审核完毕，可以播出\n"), r.output
     pending = json.loads(bc("approvals", "list", "--pending", "--json").output)
     assert [p["programme_id"] for p in pending] == [1, 2]
-    next_second()
     assert bc("play", "p3").exit_code == 0
 
 
@@ -320,3 +310,29 @@ def test_emergencies_air_first_and_show_pending_until_signed_after_air(air_stati
             assert approval.signed_text([sig]).startswith("负责人审核 王乡长（")
     finally:
         engine.dispose()
+
+
+def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_station):
+    """Refused (未审核), approved, played again — all within one second of the clock."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from broadcast.errors import PlaybackError
+    from broadcast.playback import play_now
+
+    bc = air_station
+    require(bc)
+    cfg = config.load(str(bc.config))
+    engine = db.open_station(cfg.database_url, "2026-12-02T10:00:00+08:00")
+    fixed = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    try:
+        with pytest.raises(PlaybackError, match="未审核"):
+            play_now(engine, cfg, "p3", None, lambda: fixed, "司法所", lambda _m: None)
+        assert bc("approve", "3", "--by", "张三").exit_code == 0
+        said = play_now(engine, cfg, "p3", None, lambda: fixed, "司法所", lambda _m: None)
+        assert "已播完" in said
+    finally:
+        engine.dispose()
+    rows = [(r["schedule_key"], r["status"]) for r in airings(bc)]
+    key = f"play:{fixed.isoformat()}"
+    assert rows == [(key, "missed"), (f"{key}#2", "completed")]
