@@ -165,6 +165,7 @@ class Daemon:
         self.on_air = threading.Lock()
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
         self._digest_day: date | None = None  # the day whose digest line was last seen to
+        self._said_no_upgrade = False  # approval required: the upgrade job said it stands down
         from .airlog import Journal
         from .playback import journal_path
 
@@ -658,8 +659,19 @@ class Daemon:
             self.log("广播程序已停止")
 
     def upgrade_voices(self) -> None:
-        """Background job: `produce --upgrade` (never the programme on air; see programmes)."""
+        """Background job: `produce --upgrade` (never the programme on air; see programmes).
+        Not while approval is required: a re-voiced programme is a new one, unapproved, and
+        would silently stop airing — staff re-voice (`produce --upgrade`) and approve."""
         from .revoice import revoice_in_background
+
+        if self.cfg.approval.required:
+            if not self._said_no_upgrade:
+                self._said_no_upgrade = True
+                self.log(
+                    "已开启审核（[approval] required = true）：不自动用更好的语音重做节目"
+                    "（重做的节目要重新审核）；需要时运行 `broadcast produce --upgrade` 后再审核"
+                )
+            return
 
         revoice_in_background(self.engine, self.cfg, self.now().isoformat(), self.log)
 

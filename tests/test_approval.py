@@ -336,3 +336,50 @@ def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_s
     rows = [(r["schedule_key"], r["status"]) for r in airings(bc)]
     key = f"play:{fixed.isoformat()}"
     assert rows == [(key, "missed"), (f"{key}#2", "completed")]
+
+
+def test_with_approval_required_the_daemon_does_not_revoice_behind_the_staffs_back(bc, tmp_path):
+    """An approved espeak programme; edge-tts answers again: with approval required the daemon
+    leaves it (a re-voiced programme would need approval again and stop airing); without, it
+    re-voices as before."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from edge_server import EdgeServer
+    from fake_clock import Driver
+    from test_daemon import add_script, configure
+    from test_production import use_endpoint
+
+    configure(bc)
+    text = bc.config.read_text(encoding="utf-8")
+    bc.config.write_text(
+        text.replace('engines = ["espeak"]', 'engines = ["edge", "espeak"]'), "utf-8"
+    )
+    add_script(bc, tmp_path, "禁毒", "禁毒提醒\n远离毒品。")
+    assert bc("queue", "add", "1", "--no-produce").exit_code == 0  # it may still air
+    assert bc("approve", "1", "--by", "张三").exit_code == 0
+    require(bc)
+    with EdgeServer() as server:
+        use_endpoint(bc, server.wss_url)
+        start = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+        d = Driver(bc.config, start)
+        try:
+            d.daemon.upgrade_voices()
+            d.daemon.upgrade_voices()
+            said = [x for x in d.lines if "不自动用更好的语音重做节目" in x]
+            assert len(said) == 1  # said once, not every interval
+            listed = json.loads(bc("programmes", "list", "--json", "--all").output)
+            assert [(p["id"], p["engine"], p["status"]) for p in listed] == [
+                (1, "espeak", "current")
+            ]
+            text = bc.config.read_text(encoding="utf-8")
+            bc.config.write_text(text.replace("required = true", "required = false"), "utf-8")
+            d.daemon.cfg = config.load(str(bc.config))
+            d.daemon.upgrade_voices()
+        finally:
+            d.close()
+    listed = json.loads(bc("programmes", "list", "--json", "--all").output)
+    assert [(p["engine"], p["status"]) for p in listed] == [
+        ("espeak", "superseded"),
+        ("edge", "current"),
+    ]
