@@ -219,10 +219,18 @@ class Verdict:
         return f"校验失败（FAIL）：{self.problems[0]}{more}{since}"
 
 
+def _show(value: Any) -> str:
+    if value is None:
+        return "空"
+    return f"“{value}”" if isinstance(value, str) else str(value)
+
+
 def _field_change(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """The changed fields, in FIELDS order: "status 原为 'failed'，现为 'completed'；…"."""
+    """The changed fields, in FIELDS order: 'status 原为“failed”，现为“completed”；…'."""
     keys = [f for f in FIELDS if f in old] + [k for k in old if k not in FIELDS]
-    changed = [f"{k} 原为 {old[k]!r}，现为 {new.get(k)!r}" for k in keys if old[k] != new.get(k)]
+    changed = [
+        f"{k} 原为{_show(old[k])}，现为{_show(new.get(k))}" for k in keys if old[k] != new.get(k)
+    ]
     return "；".join(changed) or "内容不同"
 
 

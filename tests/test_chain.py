@@ -107,16 +107,16 @@ def test_finalising_the_row_on_air_adds_one_event_and_passes(logged):
     [
         (
             ["update airings set status = 'completed', reason = null where id = 3"],
-            "播出记录 3 被改动（status 原为 'failed'，现为 'completed'；"
-            "reason 原为 '播放程序提前退出'，现为 None），与第 5 号播出事件不符",
+            "播出记录 3 被改动（status 原为“failed”，现为“completed”；"
+            "reason 原为“播放程序提前退出”，现为空），与第 5 号播出事件不符",
         ),
         (
             ["update airings set seconds_played = 1790.0 where id = 1"],
-            "播出记录 1 被改动（seconds_played 原为 179.0，现为 1790.0），与第 2 号播出事件不符",
+            "播出记录 1 被改动（seconds_played 原为179.0，现为1790.0），与第 2 号播出事件不符",
         ),
         (
             ["update airings set villages = '[\"青石村\"]' where id = 1"],
-            '播出记录 1 被改动（villages 原为 \'["青石村", "东岭村"]\'，现为 \'["青石村"]\'），'
+            '播出记录 1 被改动（villages 原为“["青石村", "东岭村"]”，现为“["青石村"]”），'
             "与第 2 号播出事件不符",
         ),
         (["delete from airings where id = 2"], "播出记录 2 被删除（第 3 号播出事件记有它）"),
@@ -332,7 +332,7 @@ def test_migration_chains_the_rows_a_station_already_had(station, bc):
     sql(bc, "update airings set audience = 9999 where id = 1")
     code, line = verify(bc)
     assert code == 1 and line.startswith(
-        "校验失败（FAIL）：播出记录 1 被改动（audience 原为 1260，现为 9999），与第 1 号播出事件不符"
+        "校验失败（FAIL）：播出记录 1 被改动（audience 原为1260，现为9999），与第 1 号播出事件不符"
     )
 
 
@@ -369,7 +369,7 @@ def test_a_started_row_may_only_change_seconds_played_without_an_event(logged):
     code, line = verify(logged)
     assert code == 1
     assert line.startswith(
-        "校验失败（FAIL）：播出记录 4 被改动（operator 原为 '司法所'，现为 'auto'），"
+        "校验失败（FAIL）：播出记录 4 被改动（operator 原为“司法所”，现为“auto”），"
         "与第 6 号播出事件不符"
     )
 
