@@ -2,9 +2,10 @@
 
 A row is written when playback starts (``started``) and finalised when it ends
 (``completed`` / ``interrupted`` / ``failed``); a slot that could not air at all is ``missed``
-with its reason. Every such write appends a hash-chained event in the same transaction
-(:mod:`broadcast.chain`); progress writes while on air do not. ``(schedule_key, scheduled_at)`` is unique, so nothing airs twice for the same
+with its reason. ``(schedule_key, scheduled_at)`` is unique, so nothing airs twice for the same
 slot and time, and a row left ``started`` by a crash becomes ``interrupted`` at the next start.
+Every write here but progress appends a hash-chained event in the same transaction
+(:mod:`broadcast.chain`).
 Nothing here reads the clock: every time is passed in.
 """
 

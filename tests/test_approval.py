@@ -117,6 +117,8 @@ def test_a_file_changed_after_approval_is_refused_and_recorded_failed(air_statio
     one_off(bc, "p1", 3600)
     listing = bc("schedule", "list").output
     assert "审核后文件被改动，不会播出" in listing, listing
+    (planned,) = json.loads(bc("schedule", "list", "--json").output)
+    assert (planned["programme_id"], planned["approval"]) == (1, "审核后文件被改动，不会播出")
     r = bc("play", "p1")
     assert r.exit_code == 1
     assert r.output.endswith(f"Error: 《禁毒提醒》失败：{reason}\n"), r.output
