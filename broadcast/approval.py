@@ -177,7 +177,7 @@ def schedule_remarks(conn: Connection, cfg: Config, programme_ids: Iterable[int]
 # --- `broadcast approve` ---
 
 
-def _aired_unsigned(conn: Connection, programme_id: int) -> bool:
+def _has_aired(conn: Connection, programme_id: int) -> bool:
     from sqlalchemy import select
 
     from .db import airings
@@ -257,7 +257,7 @@ def approve(
         why = _changed(programme, sigs, sha)
         if why is not None:
             raise ApprovalError(why)
-        if emergency and not _aired_unsigned(conn, programme.id):
+        if emergency and not _has_aired(conn, programme.id):
             raise ApprovalError(
                 f"--emergency: 节目 {programme.id} 没有先播出的记录，无需补签；正常审核请去掉 --emergency"
             )

@@ -418,7 +418,10 @@ def write_digest(engine: Engine, path: Path, day: date) -> tuple[str, bool]:
     try:
         fd = files.open_lock(path)
     except OSError as e:
-        raise ChainError(f"无法打开每日摘要文件 {path}（{e.strerror}）；它不能是符号链接") from None
+        import errno
+
+        fix = "它不能是符号链接" if e.errno == errno.ELOOP else "请检查站点文件夹的写权限和磁盘空间"
+        raise ChainError(f"无法写每日摘要文件 {path}（{e.strerror}）；{fix}") from None
     try:
         if not files.try_lock(fd):
             raise ChainError(f"另一个程序正在写每日摘要 {path.name}，请稍后再试")

@@ -384,3 +384,26 @@ def test_digest_path_is_in_the_station_folder(bc):
 
     cfg = config.load(str(bc.config))
     assert chain.digest_path(cfg) == Path(bc.folder) / "airlog-digest.txt"
+
+
+def test_digest_in_a_folder_that_cannot_be_written_is_one_line(logged):
+    import os
+
+    if os.geteuid() == 0:
+        link = logged.folder / "airlog-digest.txt"
+        link.symlink_to(logged.folder / "elsewhere.txt")  # root ignores permissions: a symlink
+        r = logged("log", "digest", "--date", "2026-12-01")
+        assert (r.exit_code, r.output) == (
+            1,
+            f"Error: 无法写每日摘要文件 {link}（Too many levels of symbolic links）；它不能是符号链接\n",
+        )
+        assert not (logged.folder / "elsewhere.txt").exists()
+        return
+    os.chmod(logged.folder, 0o555)
+    try:
+        r = logged("log", "digest", "--date", "2026-12-01")
+    finally:
+        os.chmod(logged.folder, 0o755)
+    assert r.exit_code == 1
+    assert r.output.startswith(f"Error: 无法写每日摘要文件 {logged.folder / 'airlog-digest.txt'}（")
+    assert r.output.endswith("；请检查站点文件夹的写权限和磁盘空间\n")
