@@ -443,8 +443,12 @@ def write_digest(engine: Engine, path: Path, day: date) -> tuple[str, bool]:
 
 def verify_log(engine: Engine, digest: Path | None) -> tuple[bool, str]:
     """`log verify`: (passed, the one line to print)."""
+    from sqlalchemy import inspect
+
     digests = read_digests(digest) if digest is not None else []
     with engine.connect() as conn:
+        if not inspect(conn).has_table("airing_events"):
+            return False, "校验失败（FAIL）：播出事件表 airing_events 不存在（被删除）"
         verdict = verify(conn, digests)
     line = verdict.line()
     if verdict.ok and digest is not None:

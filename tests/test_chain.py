@@ -177,6 +177,16 @@ def test_each_kind_of_tampering_is_named(logged, statements, named):
     assert before  # the head written before tampering existed
 
 
+def test_renumbered_row_and_dropped_chain_are_named(logged):
+    sql(logged, "update airings set id = 100 where id = 4")
+    code, line = verify(logged)
+    assert code == 1 and line.startswith(
+        "校验失败（FAIL）：播出记录 4 被删除（第 6 号播出事件记有它）；另有 1 处问题"
+    ), line
+    sql(logged, "drop table airing_events")
+    assert verify(logged) == (1, "校验失败（FAIL）：播出事件表 airing_events 不存在（被删除）")
+
+
 def test_an_event_rewritten_with_a_fresh_hash_breaks_the_link_to_the_next(logged):
     """Someone who knows the algorithm edits event 2 and recomputes its hash: event 3 no
     longer follows it."""
