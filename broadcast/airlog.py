@@ -4,6 +4,8 @@ A row is written when playback starts (``started``) and finalised when it ends
 (``completed`` / ``interrupted`` / ``failed``); a slot that could not air at all is ``missed``
 with its reason. ``(schedule_key, scheduled_at)`` is unique, so nothing airs twice for the same
 slot and time, and a row left ``started`` by a crash becomes ``interrupted`` at the next start.
+Every write here but progress appends a hash-chained event in the same transaction
+(:mod:`broadcast.chain`).
 Nothing here reads the clock: every time is passed in.
 """
 
@@ -144,9 +146,13 @@ def insert(
         audible=audible,
         **_values(what),
     )
+    from . import chain
+
     try:
-        with conn.begin_nested():
-            return inserted_id(conn.execute(a.insert().values(**values)))
+        with conn.begin_nested():  # the row and its chained event, or neither
+            new_id = inserted_id(conn.execute(a.insert().values(**values)))
+            chain.record(conn, [new_id], "insert", ended_at or started_at or scheduled_at)
+            return new_id
     except IntegrityError:
         return None
 
@@ -185,6 +191,9 @@ def _finish(
     reason: str | None,
 ) -> None:
     """Finalise the airing row(s) matching ``which`` (an SQL condition)."""
+    from sqlalchemy import select
+
+    from . import chain
     from .db import airings as a
 
     assert status in ("completed", "interrupted", "failed")
@@ -194,6 +203,9 @@ def _finish(
         .values(
             status=status, ended_at=ended_at, seconds_played=round(seconds_played, 1), reason=reason
         )
+    )
+    chain.record(
+        conn, [r.id for r in conn.execute(select(a.c.id).where(which))], "finish", ended_at
     )
 
 
@@ -219,6 +231,9 @@ def recover(conn: Connection, now_iso: str, include_play: bool = True) -> list[i
                 reason="播出过程中广播程序停止（断电、死机或被强制结束）",
             )
         )
+        from . import chain
+
+        chain.record(conn, ids, "recover", now_iso)
     return ids
 
 

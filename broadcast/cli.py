@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_approval import approvals_group, approve
 from .cli_options import (
+    COUNT,
+    ID,
+    Number,
     airing_filter_options,
     json_option,
     period_options,
@@ -22,7 +26,7 @@ from .cli_options import (
     topic_option,
     villages_option,
 )
-from .cli_reports import ledger, log_export, report
+from .cli_reports import ledger, log_digest, log_export, log_verify, report
 from .errors import BroadcastError
 
 if TYPE_CHECKING:
@@ -137,28 +141,6 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 pass_station = click.make_pass_decorator(Station)
-
-
-class Number(click.ParamType):
-    """A whole number in ``low..high`` (a database id fits SQLite's 64-bit INTEGER)."""
-
-    name = "integer"
-
-    def __init__(self, low: int, high: int):
-        self.low, self.high = low, high
-
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (Click's signature)
-        try:
-            n = value if isinstance(value, int) else int(str(value).strip())
-        except ValueError:
-            self.fail(f"应为整数：{value}", param, ctx)
-        if not self.low <= n <= self.high:
-            self.fail(f"应在 {self.low} 到 {self.high} 之间：{value}", param, ctx)
-        return n
-
-
-ID = Number(1, 2**63 - 1)
-COUNT = Number(-(2**31), 1_000_000)  # below 1: the queue says why
 
 
 # --- config ---
@@ -595,7 +577,7 @@ def play(st: Station, item: str, villages: str | None) -> None:
 
 @cli.group("log")
 def log_group() -> None:
-    """播出记录（宣传台账）：查看和导出。"""
+    """播出记录（宣传台账）：查看、导出、防篡改校验和每日摘要。"""
 
 
 @log_group.command("list")
@@ -610,8 +592,12 @@ def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
 
 
 log_group.add_command(log_export)
+log_group.add_command(log_verify)
+log_group.add_command(log_digest)
 cli.add_command(report)
 cli.add_command(ledger)
+cli.add_command(approve)
+cli.add_command(approvals_group)
 
 
 @cli.group("service")

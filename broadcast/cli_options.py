@@ -24,6 +24,28 @@ def _stack(*options: Decorator) -> Decorator:
     return apply
 
 
+class Number(click.ParamType):
+    """A whole number in ``low..high`` (a database id fits SQLite's 64-bit INTEGER)."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (Click's signature)
+        try:
+            n = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            self.fail(f"应为整数：{value}", param, ctx)
+        if not self.low <= n <= self.high:
+            self.fail(f"应在 {self.low} 到 {self.high} 之间：{value}", param, ctx)
+        return n
+
+
+ID = Number(1, 2**63 - 1)
+COUNT = Number(-(2**31), 1_000_000)  # below 1: the queue says why
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 
 villages_option = click.option("--villages", help="覆盖的村，逗号分隔，或 all（默认全部）。")

@@ -106,3 +106,42 @@ def ledger(st: Any, month: str, output: Path | None) -> None:
     result = write_pack(st.engine, st.cfg, parse_month(month), output)
     for line in result.lines():
         click.echo(line)
+
+
+@click.command("verify")
+@click.option(
+    "--digest",
+    type=click.Path(path_type=Path),
+    help="同时与每日摘要文件核对（如打印签字过的 airlog-digest.txt）。",
+)
+@click.pass_obj
+def log_verify(st: Any, digest: Path | None) -> None:
+    """校验播出记录是否被改动过：通过时显示事件数和链头，失败时指出第一处被改、删、插入或调换的记录（退出码 1）。
+
+    \b
+    例：broadcast log verify
+        broadcast log verify --digest airlog-digest.txt
+    """
+    from .chain import verify_log
+
+    passed, line = verify_log(st.engine, digest)
+    click.echo(line)
+    if not passed:
+        sys.exit(1)
+
+
+@click.command("digest")
+@click.option("--date", "day", metavar="DATE", help="哪一天（默认昨天），如 2026-12-01。")
+@click.pass_obj
+def log_digest(st: Any, day: str | None) -> None:
+    """把某一天的每日摘要（日期、事件数、链头）追加到站点文件夹的 airlog-digest.txt。
+
+    广播程序每天过了零点自动写前一天的；这一行可以打印出来签字存档。
+
+    \b
+    例：broadcast log digest
+        broadcast log digest --date 2026-12-01
+    """
+    from .chain import digest_command
+
+    click.echo(digest_command(st.engine, st.cfg, day, st.now().date()))

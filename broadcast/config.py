@@ -362,6 +362,22 @@ class Report:
     audience_factor: float = _opt(_float(0.0, 10.0), 1.0)
 
 
+def _levels(v: Any, ctx: _Ctx) -> tuple[str, ...]:
+    levels = tuple(x.strip() for x in _str_list()(v, ctx))
+    if len(levels) > 3:
+        raise _Invalid('最多 3 级，如 ["初审", "复审", "终审"]')
+    if len(set(levels)) != len(levels):
+        raise _Invalid("级别名称不能重复")
+    return levels
+
+
+@dataclass(frozen=True)
+class Approval:
+    # true: a programme airs only when every level has signed (see broadcast/approval.py)
+    required: bool = _opt(_bool, False)
+    levels: tuple[str, ...] = _opt(_levels, ["负责人审核"])
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole station configuration, read-only."""
@@ -378,6 +394,7 @@ class Config:
     report: Report
     zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules: Rules = field(default_factory=Rules)
+    approval: Approval = field(default_factory=Approval)
 
     @property
     def base(self) -> Path:
@@ -396,6 +413,7 @@ _SECTIONS: dict[str, type] = {
     "playback": Playback,
     "schedule": Schedule,
     "report": Report,
+    "approval": Approval,
 }
 _TOP_KEYS = [*_SECTIONS, "villages", "slots", "zones", "rules"]
 

@@ -14,6 +14,7 @@ a step either way (wall and monotonic clocks disagree by more than CLOCK_JUMP_SE
 waiting jobs and plans again from the new time. The same thread reloads config.toml when it
 changes (the old config stays when the new one has errors) and replays airing rows that a locked
 or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
+After midnight it appends the previous day's line to the airing log's digest file (:mod:`chain`).
 
 Every clock read goes through :class:`Clock` (``Daemon(clock=...)``, the system clock by default),
 so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
@@ -29,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -163,6 +164,8 @@ class Daemon:
         self._stopper: threading.Thread | None = None
         self.on_air = threading.Lock()
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
+        self._digest_day: date | None = None  # the day whose digest line was last seen to
+        self._said_no_upgrade = False  # approval required: the upgrade job said it stands down
         from .airlog import Journal
         from .playback import journal_path
 
@@ -402,7 +405,26 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - the reconciler must keep running
             self.trouble(f"读取配置文件出错：{e.__class__.__name__}: {e}")
         self.safe_reconcile()
+        self.daily_digest()
         return True
+
+    def daily_digest(self) -> None:
+        """Once a day, after midnight: the previous day's line in the digest file (see chain)."""
+        from .chain import digest_path, write_digest
+
+        today = self.now().date()
+        if self._digest_day == today:
+            return
+        try:
+            line, appended = write_digest(
+                self.engine, digest_path(self.cfg), today - timedelta(days=1)
+            )
+        except Exception as e:  # noqa: BLE001 - the reconciler must keep running
+            self.trouble(f"无法写每日摘要：{e.__class__.__name__}: {e}")
+            return
+        self._digest_day = today
+        if appended:
+            self.log(f"已写入每日摘要 {digest_path(self.cfg).name}：{line}")
 
     def check_config(self) -> None:
         """Reload config.toml when it changed: checked first; on an error the old one stays."""
@@ -642,8 +664,19 @@ class Daemon:
             self.log("广播程序已停止")
 
     def upgrade_voices(self) -> None:
-        """Background job: `produce --upgrade` (never the programme on air; see programmes)."""
+        """Background job: `produce --upgrade` (never the programme on air; see programmes).
+        Not while approval is required: a re-voiced programme is a new one, unapproved, and
+        would silently stop airing — staff re-voice (`produce --upgrade`) and approve."""
         from .revoice import revoice_in_background
+
+        if self.cfg.approval.required:
+            if not self._said_no_upgrade:
+                self._said_no_upgrade = True
+                self.log(
+                    "已开启审核（[approval] required = true）：不自动用更好的语音重做节目"
+                    "（重做的节目要重新审核）；需要时运行 `broadcast produce --upgrade` 后再审核"
+                )
+            return
 
         revoice_in_background(self.engine, self.cfg, self.now().isoformat(), self.log)
 

@@ -191,6 +191,36 @@ daemon_runs = Table(
     Column("stopped_at", Text),
 )
 
+# v7: approvals bound to the audio, and the hash chain of airing events (see approval, chain)
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("programme_id", Integer, ForeignKey("programmes.id"), nullable=False),
+    Column("level", Text, nullable=False),  # one of [approval] levels
+    Column("approver", Text, nullable=False),
+    Column("note", Text),
+    Column("at", Text, nullable=False),
+    Column("audio_sha256", String(64), nullable=False),  # the programme file as approved
+    Column("text_hash", String(64), nullable=False),  # programmes.text_hash as approved
+    Column("after_air", Boolean, nullable=False, server_default="0"),  # 补签: signed after airing
+    UniqueConstraint("programme_id", "level", name="uq_approvals_programme_level"),
+)
+
+airing_events = Table(
+    "airing_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3… without gaps
+    Column("airing_id", Integer, nullable=False),  # no foreign key: a deleted row must show
+    Column("kind", String(12), nullable=False),  # insert | finish | recover | adopt | change
+    Column("at", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # chain.canonical(airing row) as JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_airing_events_airing", airing_events.c.airing_id, airing_events.c.seq)
+Index("ix_airing_events_at", airing_events.c.at)
+
 
 def _as_of(table: Table, later_columns: tuple[str, ...]) -> Table:
     """``table`` as an earlier migration created it: without the columns added later."""
@@ -238,15 +268,25 @@ def _v5(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_checked_at TEXT"))
 
 
+def _v7(conn: Connection, now_iso: str) -> None:
+    from . import chain
+
+    approvals.create(conn)
+    airing_events.create(conn)
+    chain.adopt_existing(conn, now_iso)
+
+
 # (version, description, step). Append only; never edit a step that has shipped.
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+MIGRATIONS: list[tuple[int, str, Callable[..., None]]] = [
     (1, "scripts and queue", _v1),
     (2, "programmes; pre-recorded audio scripts", _v2),
     (3, "airing log, one-off airings, daemon runs", _v3),
     (4, "airings record whether the airing was audible", _v4),
     (5, "programmes: listen check", _v5),
+    (7, "approvals bound to the audio; hash-chained airing events", _v7),
 ]
 LATEST = MIGRATIONS[-1][0]
+NEEDS_TIME = {7}  # steps that take the migration time too (v7: when the chain began)
 
 
 def describe_db_error(e: BaseException) -> str:
@@ -323,7 +363,10 @@ def migrate(engine: Engine, now_iso: str) -> list[int]:
             if number <= version:
                 continue
             with engine.begin() as conn:
-                step(conn)
+                if number in NEEDS_TIME:
+                    step(conn, now_iso)
+                else:
+                    step(conn)
                 conn.execute(
                     schema_migrations.insert().values(
                         version=number, description=description, applied_at=now_iso

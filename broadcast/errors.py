@@ -58,3 +58,7 @@ class PlaybackError(BroadcastError):
 
 class ExportError(BroadcastError):
     """An export or report could not be written."""
+
+
+class ApprovalError(BroadcastError):
+    """An approval cannot be recorded (unknown programme or level, signed already)."""

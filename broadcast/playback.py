@@ -386,6 +386,14 @@ def air(
             "failed",
             f"节目文件不存在：{programme.file}；请运行 `broadcast produce --force {programme.script_id}`",
         )
+    from .approval import gate
+
+    with engine.connect() as conn:  # approved, and the file is still what was approved?
+        verdict = gate(conn, cfg, programme, req.kind)
+    if verdict.status is not None:
+        return record(verdict.status, verdict.reason or "")
+    if verdict.note:
+        log(f"{req.scheduled_at:%H:%M:%S} 《{programme.title}》{verdict.note}")
 
     if wait_seconds < 0:  # it waited behind other airings (or the PC slept) past its grace
         return record("missed", late_reason or "前一次播出尚未结束，等待超过宽限时间")
@@ -526,8 +534,16 @@ def play_now(
         prog, _ = programmes.for_item(conn, item)
         topic = scripts.get(conn, prog.script_id).topic
     now = clock()
+    key = f"play:{now.isoformat()}"
+    with engine.connect() as conn:  # a second play within the same second (one was refused)
+        from .airlog import exists
+
+        n = 1
+        while exists(conn, key, now.isoformat()):
+            n += 1
+            key = f"play:{now.isoformat()}#{n}"
     req = Request(
-        key=f"play:{now.isoformat()}",
+        key=key,
         kind="play",
         scheduled_at=now,
         villages=resolve_villages(chosen, "all", list(cfg.villages)),

@@ -157,6 +157,7 @@ def listing(
     from datetime import timedelta
 
     from . import queue, schedule
+    from .approval import schedule_remarks
     from .console import cut, table, to_json, villages_text
     from .listen import verdict
     from .programmes import listing as programme_listing
@@ -176,6 +177,15 @@ def listing(
     items = schedule.plan(
         state, cfg.slots, start, start + timedelta(days=days), tz, list(cfg.villages), rules
     )
+    with engine.connect() as conn:  # what approval keeps off the air (未审核, changed file)
+        blocked = schedule_remarks(
+            conn, cfg, {p.programme_id for p in items if p.programme_id and not p.suppressed}
+        )
+    if blocked and not as_json:
+        warnings.append(
+            f"警告：{len(blocked)} 个节目因审核不会播出（见备注）；"
+            "用 `broadcast approvals list --pending` 查看，`broadcast approve 节目编号 --by 姓名` 审核"
+        )
 
     def heard(programme_id: int | None) -> str | None:
         p = progs.get(programme_id) if programme_id else None
@@ -201,6 +211,7 @@ def listing(
                     "suppressed": p.suppressed,
                     "refused": p.refused,
                     "listen_check": heard(p.programme_id),
+                    "approval": blocked.get(p.programme_id) if p.programme_id else None,
                 }
                 for p in items
             ]
@@ -213,7 +224,10 @@ def listing(
             f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
             "（不播出）" if p.suppressed else (cut(p.title, 30) if p.title else "（无可播节目）"),
             p.topic or "",
-            p.suppressed or p.refused or _remark(p.programme_id, heard(p.programme_id)),
+            p.suppressed
+            or p.refused
+            or blocked.get(p.programme_id or 0)
+            or _remark(p.programme_id, heard(p.programme_id)),
             cut(villages_text(p.villages, list(cfg.villages)), 24),
         )
         for p in items

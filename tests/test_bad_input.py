@@ -110,9 +110,20 @@ def test_scripts_with_nothing_to_read_and_silent_recordings_leave_nothing(bc, tm
 
 
 def corrupt(db: Path) -> None:
+    """The pages of the scripts and daemon_runs tables overwritten (wherever the schema put
+    them): `schedule add` reads the one, `run` writes the other."""
+    with sqlite3.connect(db) as conn:
+        roots = [
+            r[0]
+            for r in conn.execute(
+                "select rootpage from sqlite_master where name in ('scripts', 'daemon_runs')"
+            )
+        ]
+        (size,) = conn.execute("pragma page_size").fetchone()
+    conn.close()
     data = bytearray(db.read_bytes())
-    mid = len(data) // 2
-    data[mid : mid + 4096] = b"\xff" * 4096
+    for root in roots:
+        data[(root - 1) * size : root * size] = b"\xff" * size
     db.write_bytes(bytes(data))
 
 
