@@ -11,7 +11,7 @@ nothing behind), holding:
 
 Everything the pack says comes from :func:`gather` as plain data classes, so the writers never
 touch the database. Approval records and the hash chain come from their own modules:
-:func:`_signatures` and :func:`_chain` are the two places that ask them.
+:mod:`approval` gives the signatures, :func:`_chain` asks :mod:`chain` for the verification.
 """
 
 from __future__ import annotations
@@ -170,18 +170,28 @@ class LedgerData:
 
 def gather(conn: Connection, cfg: Config, month: Month) -> LedgerData:
     """Read everything the pack for ``month`` prints from the station database."""
-    from . import airlog
+    from . import airlog, approval
 
     data = LedgerData(month, cfg.station.township, cfg.station.name)
     airings = airlog.query(conn, start=month.first, end=month.last)
     programme_ids = sorted({a.programme_id for a in airings if a.programme_id is not None})
-    data.approvals = _signatures(conn, programme_ids)
+    signed = approval.signatures(conn, programme_ids)
+    data.approvals = {
+        pid: [Signature(s.level, s.approver, _local(s.at, cfg)[:16]) for s in sigs]
+        for pid, sigs in signed.items()
+        if sigs
+    }
     summaries = _summaries(conn, {a.script_id for a in airings if a.script_id is not None})
     zones = dict(cfg.zones)
     for a in airings:
-        approvers = "、".join(
-            f"{s.by}（{s.level}）" for s in data.approvals.get(a.programme_id or 0, [])
-        )
+        sigs = signed.get(a.programme_id or 0, [])
+        approvers = "、".join(f"{s.approver}（{s.level}）" for s in sigs)
+        if a.programme_id is not None and (
+            cfg.approval.required or a.kind in approval.AIR_FIRST_KINDS
+        ):
+            # 待补签 for an emergency aired before signing; 未审核 when approval is required
+            pending = approval.pending_text(cfg, sigs, a.kind)
+            approvers = "、".join(x for x in (approvers, pending) if x)
         cells = _cells(a, cfg, zones, summaries.get(a.script_id or 0, ""), approvers)
         data.rows.append(Row(a.id, a.programme_id, cells))
     played = [a for a in airings if a.status in PLAYED]
@@ -191,14 +201,24 @@ def gather(conn: Connection, cfg: Config, month: Month) -> LedgerData:
     return data
 
 
-def _signatures(conn: Connection, programme_ids: Sequence[int]) -> dict[int, list[Signature]]:
-    """Approvals of these programmes. Until approvals are recorded there are none (审核人 blank)."""
-    return {}
-
-
 def _chain(conn: Connection, cfg: Config, month: Month) -> ChainResult:
-    """The airing log's verification and the month's digest lines (none until the chain exists)."""
-    return ChainResult(NO_CHAIN)
+    """`log verify` over the whole log (checked against the digest file when there is one) and
+    the month's digest lines."""
+    from . import chain
+
+    path = chain.digest_path(cfg)
+    try:
+        digests = chain.read_digests(path) if path.exists() else []
+    except chain.ChainError as e:
+        return ChainResult(f"校验失败（FAIL）：{e}")
+    verdict = chain.verify(conn, digests)
+    prefix = f"{month.year:04d}-{month.month:02d}-"
+    lines = tuple(
+        chain.digest_line(day, count, head)
+        for day, count, head in digests
+        if day.isoformat().startswith(prefix)
+    )
+    return ChainResult(verdict.line(), lines)
 
 
 def _summaries(conn: Connection, script_ids: set[int]) -> dict[int, str]:

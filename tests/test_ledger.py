@@ -6,6 +6,7 @@ leaves nothing behind."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import sqlite3
@@ -79,6 +80,15 @@ def december(air_station):
 
 def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
     bc, progs = december
+    signed = bc("approve", str(progs[0][0]), "--by", "张三", "--note", "同意播出")
+    assert signed.exit_code == 0, signed.output
+    listed = json.loads(bc("approvals", "list", "--json").output)
+    (at,) = [x["signatures"][0]["at"] for x in listed if x["programme_id"] == progs[0][0]]
+    when = datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M")  # station time, as printed
+    digest = bc("log", "digest", "--date", "2026-12-01")
+    assert digest.exit_code == 0, digest.output
+    (digest_line,) = (bc.folder / "airlog-digest.txt").read_text(encoding="utf-8").splitlines()
+    assert digest_line.startswith("2026-12-01")
     out = tmp_path / "十二月台账"
     old = os.umask(0o022)
     try:
@@ -109,7 +119,7 @@ def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
         ["2026-12-03", "09:30", "09:30:01–09:30:05", progs[1][2]],
     ]
     assert [r[5:] for r in rows[1:]] == [
-        ["12秒", "全乡（9个村）", "", "司法所（自动）", "已播完", ""],
+        ["12秒", "全乡（9个村）", "张三（负责人审核）", "司法所（自动）", "已播完", ""],
         ["1分15秒", "东片（青石村、东岭村、石桥村）、杏花村", "", "司法所（自动）", "已播完", ""],
         ["—", "全乡（9个村）", "", "司法所（自动）", "未播出", "广播程序未运行"],
         ["4秒", "全乡（9个村）", "", "司法所", "中断", "停电"],
@@ -126,8 +136,13 @@ def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
     assert ws["E2"].alignment.wrap_text and ws["G2"].alignment.wrap_text  # 内容摘要, 播出范围
     assert ws["A2"].border.left.style == "thin" and ws["K5"].border.bottom.style == "thin"
     notes = [c.value for row in wb["审核与校验"].iter_rows() for c in row if c.value]
-    assert notes == ["审核记录", "（本月播出的节目没有审核记录）", "播出记录校验",
-                     "（未启用校验链）", "（本月没有每日摘要行）"]  # fmt: skip
+    assert notes[:2] == [
+        "审核记录",
+        f"节目 {progs[0][0]}《{progs[0][2]}》：负责人审核　张三　{when}",
+    ]
+    verified = notes[notes.index("播出记录校验") + 1]
+    assert verified.startswith("校验通过（PASS）：11 条播出事件、6 条播出记录，链头 "), verified
+    assert notes[-1] == digest_line  # the month's digest line, as printed for signing
 
     # --- the PDF: pages, A4 landscape, the month's Chinese text (poppler-utils) ---
     pdf = out / MONTH_FILES[1]
@@ -140,7 +155,8 @@ def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
     flat = re.sub(r"\s+", "", text)  # a wrapped cell reads on as one text
     for expected in (TITLE, "播出范围（村/分区）", progs[0][2], progs[1][2],
                      "东片（青石村、东岭村、石桥村）、杏花村", "广播程序未运行", "司法所（自动）",
-                     "接到陌生电话要求转账，请立即挂断", "（未启用校验链）", "第1页共"):  # fmt: skip
+                     "接到陌生电话要求转账，请立即挂断", "校验通过（PASS）", "张三（负责人审核）",
+                     "第1页共"):  # fmt: skip
         assert expected in flat, expected
 
     # --- the scripts in full, GB/T 9704 Word layout ---
@@ -171,7 +187,8 @@ def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
     assert [int(r[6]) for r in manifest] == [1, 2]  # airings that reached the air
 
     records = (out / MONTH_FILES[4]).read_text(encoding="utf-8")
-    assert "二、播出记录校验与每日摘要\n（未启用校验链）" in records
+    assert "二、播出记录校验与每日摘要\n校验通过（PASS）：" in records
+    assert records.rstrip().endswith(digest_line)
 
 
 def test_empty_month_is_a_valid_pack_and_rerun_replaces_it(december, tmp_path: Path):
