@@ -83,7 +83,7 @@ def test_default_command_fails_when_the_sound_device_cannot_open(alsa_home, tmp_
     wav = tone(tmp_path / "t.wav", 2.0)
     with pytest.raises(
         PlayerFailed,
-        match=r"^播放程序 ffmpeg 出错（退出码 1，播放 0\.\d 秒）：.*cannot open audio device default",
+        match=r"^播放程序 ffmpeg 出错（退出码 1，播放 \d\.\d 秒）：.*cannot open audio device default",
     ):
         play(CommandPlayer(DEFAULT_COMMAND), wav, 2.0)
 
@@ -105,12 +105,13 @@ def test_ffplay_without_a_sound_device_is_a_failure_with_its_message(
     _home, asoundrc = alsa_home
     monkeypatch.setenv("SDL_AUDIODRIVER", "alsa")
     asoundrc("pcm.!default {\n  type hw\n  card 7\n}\n")
-    wav = tone(tmp_path / "t.wav", 2.0)
+    # ffplay gives up in ~0.2 s; a 20-s programme keeps that early exit visible on a busy PC
+    wav = tone(tmp_path / "t.wav", 20.0)
     argv = ("ffplay", "-nodisp", "-autoexit", "-loglevel", "error", "{file}")
     with pytest.raises(
-        PlayerFailed, match=r"^播放程序提前退出：播放 \d\.\d 秒，节目 2\.0 秒：.*open"
+        PlayerFailed, match=r"^播放程序提前退出：播放 \d\.\d 秒，节目 20\.0 秒：.*open"
     ):
-        play(CommandPlayer(argv), wav, 2.0)
+        play(CommandPlayer(argv), wav, 20.0)
 
 
 # --- 2. a hanging player is stopped ---
