@@ -268,6 +268,34 @@ def test_music_bed_under_the_voice(media, voice_only, tmp_path):
     assert np.all((wet_w[pauses] > -50) & (wet_w[pauses] < -22))
 
 
+def tags(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags:format=format_name", "-of", "json",
+         str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {k.lower(): v for k, v in json.loads(out)["format"].get("tags", {}).items()}
+
+
+def test_tags_written_in_the_one_encode(media, tmp_path):
+    """Chinese title, station as artist, topic as album, year: ID3v2.3 in an mp3 (read back
+    by ffprobe, and the raw header says version 3), the same keys in an m4a."""
+    want = {
+        "title": "民法典：相邻关系",
+        "artist": "青石镇广播站",
+        "album": "民法典",
+        "date": "2026",
+    }
+    for fmt in ("mp3", "m4a"):
+        out = tmp_path / f"tagged.{fmt}"
+        master(media["speech"], out, plain(fmt), tags=want)
+        assert_broadcast_ready(out)
+        got = tags(out)
+        assert {k: got.get(k) for k in want} == want, (fmt, got)
+    head = (tmp_path / "tagged.mp3").read_bytes()[:10]
+    assert head[:3] == b"ID3" and head[3] == 3  # ID3v2.3, what most players read
+
+
 def test_wav_and_mp3_outputs_at_the_configured_rate(media, tmp_path):
     wav = tmp_path / "p48.wav"
     r = master(media["speech"], wav, plain("wav", sample_rate=48000, outro=OUTRO))
@@ -398,14 +426,16 @@ def test_true_peak_matches_ffmpeg(media):
     assert abs(tp - 20 * np.log10(0.5)) < 0.2
 
 
-def test_8x_phases_near_the_maximum_read_as_all_phases_everywhere():
-    """The odd 8x phases are computed only in blocks within 2 dB of the loudest 4x peak; the
-    maximum must equal that of every phase in every block. Noise, then a 21-kHz burst of a
-    similar peak level whose crests a 4x grid misses by up to 0.6 dB."""
+def test_true_peak_of_chosen_blocks_equals_every_phase_everywhere():
+    """Only blocks whose bound (sample peaks of it and its neighbours times the largest sum
+    of interpolation weights) can beat the maximum so far are interpolated; the maximum must
+    equal that of every phase in every block. Noise, then a 21-kHz burst of a similar peak
+    level whose crests a 4x grid misses by up to 0.6 dB."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from broadcast.mixing.loudness import _HALF, BLK, _toeplitz, analyse
+    from broadcast.mixing.loudness import _HALF, BLK, analyse, bound, kernel
 
+    assert 2.0 < bound() < 2.5
     rng = np.random.default_rng(7)
     n = np.arange(3 * RATE)
     noise = 0.2 * rng.standard_normal(len(n)) * (n < RATE)
@@ -414,7 +444,7 @@ def test_8x_phases_near_the_maximum_read_as_all_phases_everywhere():
         x = (noise + 0.8 * burst).astype(np.float32)
         padded = np.concatenate([np.zeros(BLK, np.float32), x, np.zeros(3 * BLK, np.float32)])
         rows = sliding_window_view(padded[BLK - _HALF + 1 :], 2 * BLK)[::BLK][: -(-len(x) // BLK)]
-        every = max(np.abs(rows @ _toeplitz().reshape(2 * BLK, -1)).max(), np.abs(x).max())
+        every = max(np.abs(rows @ kernel()).max(), np.abs(x).max())
         chunks = [x[i : i + 4096, None] for i in range(0, len(x), 4096)]
         _, tp, _ = analyse(chunks, RATE, 1)
         assert abs(tp - 20 * np.log10(every)) < 1e-4, (offset, tp, 20 * np.log10(every))

@@ -9,6 +9,7 @@ functions, so importing this package stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,11 +48,12 @@ class MixResult:
     intro_s: float  # where the voice starts
 
 
-def master(voice, out: Path, settings: MixSettings) -> MixResult:
-    """Master speech (one file or pieces to join) into a broadcast-ready programme at ``out``."""
+def master(voice, out: Path, settings: MixSettings, tags: Mapping[str, str] = {}) -> MixResult:
+    """Master speech (one file or pieces to join) into a broadcast-ready programme at ``out``,
+    tagged with ``tags`` (title, artist, album, date: ID3v2.3 in an mp3)."""
     from .mastering import master as _master
 
-    return _master(voice, out, settings)
+    return _master(voice, out, settings, tags)
 
 
 def measure(path: Path) -> tuple[float, float]:

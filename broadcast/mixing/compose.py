@@ -3,10 +3,10 @@
 The only module that imports pydub. Every input is decoded by ffmpeg into a float32
 intermediate (TMPDIR) while its loudness is measured, then brought into pydub as int16,
 pre-gained so that the voice sits HEADROOM_DB under the target (no clipping in int16, also
-for inputs above full scale). The programme is one int16 AudioSegment over one buffer,
-filled window by window, so it is held once: a 30-minute 44.1 kHz mono programme is 159 MB.
-In each window pydub overlays the ducked bed and, with an intro overlap, the intro's tail
-on the voice; the voice's pieces are joined once by decoding them into one intermediate.
+for inputs above full scale). pydub composes the programme in 10-s windows, overlaying the
+ducked bed and, with an intro overlap, the intro's tail on the voice; each window goes to
+an int16 file, so the programme is never held whole in memory. The voice's pieces are
+joined once, by decoding them into one intermediate.
 
 Ducking follows the voice's energy: per 10 ms, a step counts as speech when it is within
 30 dB of the voice's loudness; speech steps are widened (100 ms ahead, 300 ms after) and
@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from broadcast.errors import MixError
 
@@ -133,14 +133,11 @@ def _duck_gains(voice: Decoded, s: MixSettings) -> np.ndarray:
     return uniform_filter1d(10 ** (speech * dip_db / 20), 20)
 
 
-def compose(
-    voice: Decoded,
-    extras: dict[str, Decoded],
-    s: MixSettings,
-) -> tuple[AudioSegment, int]:
-    """The programme as one int16 AudioSegment, and the frame where the voice starts.
+def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[bytes]) -> int:
+    """Write the programme to ``out`` as int16 frames; returns the frame where the voice starts.
 
-    intro (faded out) + gap + voice (+ ducked bed under it) + gap + outro.
+    intro (faded out) + gap + voice (+ ducked bed under it) + gap + outro, composed by pydub
+    window by window, so that only one window of the programme is in memory.
     """
     import numpy as np
 
@@ -151,7 +148,7 @@ def compose(
     def level(d: Decoded, lu: float) -> float:
         return 10 ** ((s.loudness_lufs + lu - HEADROOM_DB - d.lufs) / 20)
 
-    def segment(data: bytes | bytearray) -> AudioSegment:
+    def segment(data: bytes) -> AudioSegment:
         return Segment(data=data, sample_width=2, frame_rate=rate, channels=ch)
 
     def whole(d: Decoded, lu: float) -> AudioSegment:
@@ -159,22 +156,14 @@ def compose(
 
     gap = round(s.gap_ms * rate / 1000)
     overlap = round(s.intro_overlap_ms * rate / 1000)
-    intro = outro = None
-    pos = 0
+    intro = b""
+    voice_start = 0
     if (d := extras.get("intro")) is not None:
         fade = min(max(s.fade_ms, _DECLICK_MS), d.frames * 500 // rate)
-        intro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(fade)
-        pos = max(0, d.frames - overlap) if overlap > 0 else d.frames + gap
-    voice_start, voice_end = pos, pos + voice.frames
-    total = voice_end
-    if (d := extras.get("outro")) is not None:
-        outro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(_DECLICK_MS)
-        total = voice_end + gap + d.frames
-    buf = bytearray(total * fw)  # zeros: the gaps are silence
-    if intro is not None:
-        buf[: len(intro.raw_data)] = intro.raw_data
-    if outro is not None:
-        buf[(voice_end + gap) * fw :] = outro.raw_data
+        intro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(fade).raw_data
+        voice_start = max(0, d.frames - overlap) if overlap > 0 else d.frames + gap
+        out.write(intro[: voice_start * fw].ljust(voice_start * fw, b"\0"))
+    voice_end = voice_start + voice.frames
 
     bed = extras.get("bed")
     if bed is not None:
@@ -197,16 +186,24 @@ def compose(
             env *= np.clip(np.minimum(t + 0.5, voice.frames - t - 0.5) / max(bed_fade, 1), 0, 1)
             looped = bed_pcm[t % len(bed_pcm)] * env[:, None]
             part = part.overlay(segment(np.rint(looped).astype("<i2").tobytes()))
-        if a < voice_start + overlap and intro is not None:  # the intro's tail under the voice
-            part = part.overlay(segment(bytes(buf[a * fw : b * fw])))
-        buf[a * fw : b * fw] = part.raw_data
-    return segment(buf), voice_start
+        if a * fw < len(intro):  # the intro's tail under the voice
+            part = part.overlay(segment(intro[a * fw : b * fw]))
+        out.write(part.raw_data)
+    if (d := extras.get("outro")) is not None:
+        out.write(bytes(gap * fw))
+        out.write(whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(_DECLICK_MS).raw_data)
+    return voice_start
 
 
-def frames(programme: AudioSegment, start: int, end: int) -> np.ndarray:
-    """float32 (frames, channels) of the programme at its nominal level (HEADROOM_DB undone)."""
+def frames(fh: IO[bytes], start: int, end: int, channels: int) -> np.ndarray:
+    """float32 (frames, channels) of the programme file at its nominal level (HEADROOM_DB
+    undone); frames outside the programme read as silence."""
     import numpy as np
 
-    ch = programme.channels
-    pcm = np.frombuffer(programme.raw_data, "<i2").reshape(-1, ch)[start:end]
-    return pcm.astype(np.float32) * np.float32(10 ** (HEADROOM_DB / 20) / 32768)
+    x = np.zeros((end - start, channels), dtype=np.float32)
+    lo = max(0, start)
+    fh.seek(lo * 2 * channels)
+    pcm = np.frombuffer(fh.read((end - lo) * 2 * channels), "<i2").reshape(-1, channels)
+    x[lo - start : lo - start + len(pcm)] = pcm
+    x *= np.float32(10 ** (HEADROOM_DB / 20) / 32768)
+    return x

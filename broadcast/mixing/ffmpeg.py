@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -39,7 +39,7 @@ class Format(NamedTuple):
 
 
 FORMATS = {
-    "mp3": Format("mp3", "libmp3lame", (".mp3",), 0.4, "mp3", "mp3", 1105),
+    "mp3": Format("mp3", "libmp3lame", (".mp3",), 0.4, "mp3", "mp3", 1105, ":id3v2_version=3"),
     "wav": Format("wav", "pcm_s16le", (".wav",), 0.25, "s16le", "s16le"),
     "ogg": Format("ogg", "libvorbis", (".ogg", ".oga"), 0.45, "ogg", "ogg"),
     "m4a": Format(
@@ -152,13 +152,14 @@ def _trimmed(chunks: Iterable[np.ndarray], skip: int, keep: int) -> Iterator[np.
 
 def encode(
     chunks: Iterable[np.ndarray], frames: int, fmt: str, rate: int, channels: int,
-    bitrate: str, dest: Path, label: str,
+    bitrate: str, dest: Path, label: str, tags: Mapping[str, str] | None = None,
 ) -> tuple[float, float]:  # fmt: skip
     """Encode ``frames`` float32 frames into ``dest``; returns (LUFS, dBTP) of what was written.
 
     ffmpeg's tee muxer writes the packets to ``dest`` and to a pipe into a second ffmpeg
     that decodes them; a thread measures that stream (minus the encoder delay) while we
-    render. ``label`` names the programme in error messages.
+    render. ``label`` names the programme in error messages; ``tags`` (ffmpeg metadata keys)
+    go into the file only, as ID3v2.3 in an mp3 (what most players read).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -168,6 +169,8 @@ def encode(
     enc_cmd += ["-i", "pipe:0", "-map", "0:a", "-c:a", f.encoder]
     if fmt != "wav":
         enc_cmd += ["-b:a", bitrate]
+    for key, value in (tags or {}).items():
+        enc_cmd += ["-metadata", f"{key}={value}"]
     # ``dest`` relative to its folder (the encoder's cwd): the tee syntax carries only our name
     enc_cmd += ["-f", "tee", f"[f={f.muxer}{f.muxer_opts}]{dest.name}|[f={f.pipe_muxer}]pipe:1"]
     raw = ["-ar", r, "-ac", ch] if f.pipe_demuxer == "s16le" else []
