@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING
 from broadcast.errors import MixError
 
 from . import ffmpeg
-from .loudness import Meter
+from .loudness import BLK, Meter, pad_blocks, sample_peaks
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 HEADROOM_DB = 12.0
 _WINDOW_S = 10  # composition window
 _DECLICK_MS = 10
+_STEP = 14  # blocks per ducking step (~10 ms)
 
 
 def _pydub():
@@ -68,28 +69,30 @@ class Decoded:
     raw: Path  # float32 interleaved at the programme rate/channels
     frames: int
     lufs: float
-    envelope: np.ndarray | None = None  # K-weighted mean power per 10-ms step
+    energy: np.ndarray  # K-weighted energy per BLK-frame block (float32)
+    peaks: np.ndarray  # sample peak per block (float32)
 
 
-def decode(
-    paths: Sequence[Path], raw: Path, rate: int, channels: int, envelope: bool = False
-) -> Decoded:
-    """Decode and join ``paths`` into ``raw`` (one intermediate), measuring loudness."""
+def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decoded:
+    """Decode and join ``paths`` into ``raw`` (one intermediate), measuring loudness and,
+    per block, K-weighted energy and sample peak."""
     import numpy as np
 
     meter = Meter(rate, channels)
-    step = rate // 100
-    steps: list[np.ndarray] = []
-    rest = np.zeros(0)
+    energy, peaks = [], []
+    rest_x, rest_w = np.zeros((0, channels), np.float32), np.zeros(0)
     with open(raw, "wb") as fh:
         for x in itertools.chain.from_iterable(ffmpeg.decode(p, rate, channels) for p in paths):
             fh.write(x)  # type: ignore[arg-type]  # ndarray is a buffer
             w = meter.feed(x)
-            if envelope:
-                w = np.concatenate([rest, w])
-                n = len(w) // step * step
-                steps.append(w[:n].reshape(-1, step).mean(axis=1))
-                rest = w[n:]
+            if len(rest_w):  # a piece ended off the block grid
+                x, w = np.concatenate([rest_x, x]), np.concatenate([rest_w, w])
+            n = len(w) // BLK * BLK
+            energy.append(w[:n].reshape(-1, BLK).sum(axis=1).astype(np.float32))
+            peaks.append(sample_peaks(x[:n]))
+            rest_x, rest_w = x[n:], w[n:]
+    energy.append(pad_blocks(rest_w).reshape(-1, BLK).sum(axis=1).astype(np.float32))
+    peaks.append(sample_peaks(pad_blocks(rest_x)))
     names = "、".join(str(p) for p in paths)
     if meter.frames < 0.4 * rate:
         raise MixError(
@@ -99,8 +102,7 @@ def decode(
     lufs = meter.loudness()
     if not math.isfinite(lufs):
         raise MixError(f"{names}: 听不到声音（全是静音），请检查录音或语音合成结果")
-    env = np.concatenate(steps) if envelope else None
-    return Decoded(raw, meter.frames, lufs, env)
+    return Decoded(raw, meter.frames, lufs, np.concatenate(energy), np.concatenate(peaks))
 
 
 def _int16(x: np.ndarray, gain: float) -> bytes:
@@ -120,13 +122,14 @@ def _read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:
 
 
 def _duck_gains(voice: Decoded, s: MixSettings) -> np.ndarray:
-    """Bed gain (linear, relative to its level in pauses) per 10-ms step of the voice."""
+    """Bed gain (linear, relative to its level in pauses) per _STEP blocks (~10 ms) of voice."""
     import numpy as np
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    assert voice.envelope is not None
+    n = len(voice.energy) // _STEP * _STEP
+    power = voice.energy[:n].astype(np.float64).reshape(-1, _STEP).sum(axis=1) / (_STEP * BLK)
     with np.errstate(divide="ignore"):
-        level = -0.691 + 10 * np.log10(voice.envelope)
+        level = -0.691 + 10 * np.log10(power)
     speech = (level > voice.lufs - 30.0).astype(np.float64)
     speech = maximum_filter1d(speech, 41, origin=-10)  # 100 ms ahead, 300 ms after
     dip_db = s.bed_duck_db - s.bed_pause_db
@@ -162,6 +165,7 @@ def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[
         fade = min(max(s.fade_ms, _DECLICK_MS), d.frames * 500 // rate)
         intro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(fade).raw_data
         voice_start = max(0, d.frames - overlap) if overlap > 0 else d.frames + gap
+        voice_start = -(-voice_start // BLK) * BLK  # on the block grid, as voice.energy is
         out.write(intro[: voice_start * fw].ljust(voice_start * fw, b"\0"))
     voice_end = voice_start + voice.frames
 
@@ -171,7 +175,7 @@ def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[
         duck = _duck_gains(voice, s)
         bed_fade = min(round(s.fade_ms * rate / 1000), voice.frames // 2)
     gain = level(voice, 0.0)
-    step = rate // 100
+    step = _STEP * BLK
     window = _WINDOW_S * rate
     for a in range(voice_start, voice_end, window):
         b = min(voice_end, a + window)

@@ -168,8 +168,11 @@ def peak_bounds(peaks: np.ndarray) -> np.ndarray:
     """Upper bound of each block's true peak from the sample peaks of it and its neighbours."""
     import numpy as np
 
-    near = np.maximum(peaks, np.maximum(np.r_[0.0, peaks[:-1]], np.r_[peaks[1:], 0.0]))
-    return (near * bound()).astype(np.float32)
+    near = peaks.copy()
+    np.maximum(near[1:], peaks[:-1], out=near[1:])
+    np.maximum(near[:-1], peaks[1:], out=near[:-1])
+    near *= bound()
+    return near
 
 
 def true_peaks(buf: np.ndarray, blocks: np.ndarray) -> np.ndarray:

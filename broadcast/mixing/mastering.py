@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 _TP_GUARD_DB = 0.1  # our reading must stay this far under the ceiling
 _LUFS_TOL = 0.3  # re-render when the measured loudness is further than this from target
 _ATTEMPTS = 3
+_EDGE_S = 1  # near the voice's edges the programme is measured again
+_LSB = 10 ** (compose.HEADROOM_DB / 20) / 32768  # one int16 step at the nominal level
 
 
 def measure(path: Path) -> tuple[float, float]:
@@ -108,9 +110,11 @@ def master(
         ) from e
 
 
-def _compose(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[Path, int, int]:
+def _compose(
+    pieces: list[Path], s: MixSettings, tmp: Path
+) -> tuple[Path, int, int, compose.Decoded]:
     """Decode every input (the jingles and bed in a side thread) and compose the programme
-    into an int16 file; returns (that file, its frames, the frame where the voice starts)."""
+    into an int16 file; returns (that file, its frames, where the voice starts, the voice)."""
     from concurrent.futures import ThreadPoolExecutor
 
     rate, ch = s.sample_rate, s.channels
@@ -121,39 +125,58 @@ def _compose(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[Path, int, 
             for name, p in extras.items()
             if p is not None
         }
-        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch, envelope=s.bed is not None)
+        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch)
         decoded = {name: job.result() for name, job in jobs.items()}
     programme = tmp / "programme.s16"
     with open(programme, "wb") as fh:
         voice_start = compose.compose(voice, decoded, s, fh)
     for d in (voice, *decoded.values()):
         d.raw.unlink()
-    return programme, programme.stat().st_size // (2 * ch), voice_start
+    return programme, programme.stat().st_size // (2 * ch), voice_start, voice
 
 
 class _Plan:
     """What the limiter plans on, per 32-frame block: the K-weighted energy, and the true
     peak of every block that the gain could push past the ceiling. A block whose bound
-    (from sample peaks) stays under ``level`` keeps 0: no gain in use makes the limiter act
-    there, so interpolating it would change nothing."""
+    (from sample peaks) stays under ``level`` keeps its sample peak: no gain in use makes
+    the limiter act there, so interpolating it would change nothing.
 
-    def __init__(self, fh: IO[bytes], total: int, s: MixSettings):
+    Nothing mixed under the voice (no bed, no intro overlap): the voice's own block figures,
+    measured while decoding, stand for the programme's except near its edges, so only the
+    jingles and the voice's first and last half second are read again.
+    """
+
+    def __init__(
+        self, fh: IO[bytes], total: int, s: MixSettings, start: int, voice: compose.Decoded | None
+    ):
         import numpy as np
 
         self.fh, self.total, self.rate, self.ch = fh, total, s.sample_rate, s.channels
-        meter = Meter(s.sample_rate, s.channels)
-        self.energy = np.zeros(-(-total // BLK), np.float32)
-        sample = np.zeros_like(self.energy)
-        for a in range(0, total, ffmpeg.CHUNK):
-            x = compose.frames(fh, a, min(total, a + ffmpeg.CHUNK), s.channels)
-            i = a // BLK
-            sample[i : i + -(-len(x) // BLK)] = sample_peaks(pad_blocks(x))
-            self.energy[i : i + -(-len(x) // BLK)] = (
-                pad_blocks(meter.feed(x)).reshape(-1, BLK).sum(1)
-            )
-        self.bounds = peak_bounds(sample)
-        self.peaks = np.zeros_like(self.energy)
+        self.energy = np.zeros(-(-self.total // BLK), np.float32)
+        self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
+        edges = [(0, self.total)]
+        if voice is not None:
+            g, i = 10 ** ((s.loudness_lufs - voice.lufs) / 20), start // BLK
+            self.energy[i : i + len(voice.energy)] = voice.energy * g**2
+            self.peaks[i : i + len(voice.peaks)] = voice.peaks * g + _LSB  # int16 rounding
+            edge = _EDGE_S * self.rate // BLK * BLK
+            end = max(start + edge, (start + voice.frames - edge) // BLK * BLK)
+            edges = [(0, start + edge), (end, self.total)]
+        for a, b in edges:
+            self._measure(a, b)
+        self.bounds = peak_bounds(self.peaks)
         self.level = math.inf  # every block whose bound exceeds it holds its true peak
+
+    def _measure(self, a: int, b: int) -> None:
+        """Block energies and sample peaks of frames [a, b) (a on the block grid)."""
+        meter = Meter(self.rate, self.ch)
+        for c in range(max(0, a - _EDGE_S * self.rate // BLK * BLK), b, ffmpeg.CHUNK):
+            x = compose.frames(self.fh, c, min(b, c + ffmpeg.CHUNK), self.ch)
+            w = meter.feed(x)  # from half a second earlier: the filters settle
+            if c + len(x) > a:
+                x, w, i = x[max(0, a - c) :], w[max(0, a - c) :], max(a, c) // BLK
+                self.peaks[i : i + -(-len(x) // BLK)] = sample_peaks(pad_blocks(x))
+                self.energy[i : i + -(-len(x) // BLK)] = pad_blocks(w).reshape(-1, BLK).sum(1)
 
     def refine(self, level: float) -> None:
         import numpy as np
@@ -224,7 +247,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
         tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
     ):
-        path, total, voice_start = _compose(pieces, s, Path(tmp))
+        path, total, voice_start, voice = _compose(pieces, s, Path(tmp))
         with open(path, "rb") as fh:
             shift = pool.submit(lambda: 0.0)
             if s.format != "wav":
@@ -232,7 +255,9 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
                     fh, voice_start, min(total, voice_start + 8 * rate), s.channels
                 )
                 shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
-            plan = _Plan(fh, total, s)
+            alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
+            plan = _Plan(fh, total, s, voice_start, voice if alone else None)
+            del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
             aim = target - shift.result()  # what we ask the predictor for
             delta_db = plan.solve(aim, ceiling_db, 0.0)
