@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, ebur128, ffprobe_duration
 
 from broadcast.errors import MixError
-from broadcast.mixing import MixSettings, decode_any, master, measure, probe_duration
+from broadcast.mixing import MixSettings, master, measure, probe_duration
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("ffmpeg") and shutil.which("ffprobe") and shutil.which("espeak-ng")),
@@ -318,8 +318,7 @@ def test_other_target_and_pieces(media, tmp_path):
 
 
 def test_phone_recording_m4a_goes_through_master(media, tmp_path):
-    seg = decode_any(media["m4a"])
-    assert abs(len(seg) / 1000 - probe_duration(media["speech"])) < 0.1
+    assert abs(probe_duration(media["m4a"]) - probe_duration(media["speech"])) < 0.1
     out = tmp_path / "lecture.mp3"
     master(media["m4a"], out, plain(intro=INTRO))
     assert_broadcast_ready(out)
@@ -332,8 +331,6 @@ def test_corrupt_input_names_the_file(media, tmp_path):
     out = tmp_path / "x.mp3"
     with pytest.raises(MixError, match=r"broken\.mp3: 无法解码音频.*请换成 WAV 或 MP3"):
         master(media["broken"], out, plain())
-    with pytest.raises(MixError, match=r"broken\.mp3"):
-        decode_any(media["broken"])
     with pytest.raises(MixError, match=r"broken\.mp3"):
         probe_duration(media["broken"])
     with pytest.raises(MixError, match=r"missing\.wav: 文件不存在"):

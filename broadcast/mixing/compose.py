@@ -49,21 +49,6 @@ def _pydub():
     return AudioSegment
 
 
-def decode_any(path: Path) -> AudioSegment:
-    """Decode mp3/m4a/wav/ogg/… into a pydub AudioSegment (for short clips: all in RAM)."""
-    path = Path(path)
-    ffmpeg.check_input(path)
-    ffmpeg.tool("ffmpeg")
-    ffmpeg.tool("ffprobe")
-    try:
-        seg = _pydub().from_file(str(path))
-    except Exception as exc:  # pydub raises CouldntDecodeError, IndexError, KeyError, …
-        raise ffmpeg.decode_error(path, ffmpeg.last_line(str(exc)) or type(exc).__name__) from None
-    if len(seg) == 0:
-        raise ffmpeg.decode_error(path, "文件里没有声音数据")
-    return seg
-
-
 @dataclass
 class Decoded:
     raw: Path  # float32 interleaved at the programme rate/channels

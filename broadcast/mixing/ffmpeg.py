@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 
 from broadcast.errors import MixError
 
-from .loudness import BLK, analyse
+from .loudness import analyse
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -94,6 +94,11 @@ def probe(path: Path) -> dict:
         raise decode_error(path, "无法读取时长") from None
 
 
+def probe_duration(path: Path) -> float:
+    """Duration in seconds as reported by ffprobe; MixError if it holds no audio stream."""
+    return probe(Path(path))["duration"]
+
+
 def frames_from(stream: IO[bytes], channels: int, size: int = CHUNK) -> Iterator[np.ndarray]:
     """float32 (frames, channels) chunks of ``size`` frames (the last may be shorter)."""
     import numpy as np
@@ -129,25 +134,13 @@ def decode(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
 
 
 def _trimmed(chunks: Iterable[np.ndarray], skip: int, keep: int) -> Iterator[np.ndarray]:
-    """Drop the first ``skip`` frames and anything after ``keep`` frames.
-
-    Yields whole analysis blocks (all but the last chunk a multiple of BLK frames), so the
-    true-peak meter never sees padding in the middle of the stream.
-    """
-    import numpy as np
-
-    pos, carry = 0, np.zeros((0, 1), dtype=np.float32)
+    """Drop the first ``skip`` frames and anything after ``keep`` frames."""
+    pos = 0
     for x in chunks:
         lo, hi = max(0, skip - pos), min(len(x), skip + keep - pos)
         pos += len(x)
         if hi > lo:
-            x = np.concatenate([carry, x[lo:hi]]) if len(carry) else x[lo:hi]
-            n = len(x) // BLK * BLK
-            if n:
-                yield x[:n]
-            carry = x[n:]
-    if len(carry):
-        yield carry
+            yield x[lo:hi]
 
 
 def encode(

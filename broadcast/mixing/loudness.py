@@ -196,33 +196,34 @@ def true_peaks(buf: np.ndarray, blocks: np.ndarray) -> np.ndarray:
 
 
 class PeakMeter:
-    """Streaming 8x true peak (the maximum) of float32 chunks whose lengths are multiples of
-    BLK (the last one may be shorter): only blocks whose bound can beat the maximum so far
-    are interpolated."""
+    """Streaming 8x true peak (the maximum) of float32 chunks of any length: only blocks
+    whose bound can beat the maximum so far are interpolated."""
 
     def __init__(self, channels: int):
         import numpy as np
 
-        self.tail = np.zeros((BLK, channels), dtype=np.float32)  # context of the next block
+        self.tail = np.zeros((BLK, channels), dtype=np.float32)  # context, unfinished frames
         self.max = 0.0
 
     def feed(self, x: np.ndarray) -> None:
         import numpy as np
 
-        buf = np.concatenate([self.tail, pad_blocks(x)])
-        self.tail = buf[-2 * BLK :]  # the last block is measured with the next chunk
-        if len(buf) < 3 * BLK:
+        buf = np.concatenate([self.tail, x])
+        n = len(buf) // BLK * BLK
+        self.tail = buf[max(0, n - 2 * BLK) :]  # the last whole block is measured next time
+        if n < 3 * BLK:
             return
-        peaks = sample_peaks(buf)
+        peaks = sample_peaks(buf[:n])
         self.max = max(self.max, float(peaks[1:-1].max()))
         blocks = np.flatnonzero(peak_bounds(peaks)[1:-1] > self.max) + 1
         if blocks.size:
-            self.max = max(self.max, float(true_peaks(buf, blocks).max()))
+            self.max = max(self.max, float(true_peaks(buf[:n], blocks).max()))
 
     def finish(self) -> float:
         import numpy as np
 
-        self.feed(np.zeros((BLK, self.tail.shape[1]), dtype=np.float32))
+        pad = BLK + (-len(self.tail)) % BLK  # silence after the end
+        self.feed(np.zeros((pad, self.tail.shape[1]), dtype=np.float32))
         return db(self.max)
 
 

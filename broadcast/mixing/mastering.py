@@ -16,13 +16,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from broadcast import files
 from broadcast.errors import MixError
 
-from . import MixResult, MixSettings, compose, ffmpeg
+from . import compose, ffmpeg
 from .limiter import gain_chunks, solve
 from .loudness import (
     BLK,
@@ -46,6 +47,36 @@ _LUFS_TOL = 0.3  # re-render when the measured loudness is further than this fro
 _ATTEMPTS = 3
 _EDGE_S = 1  # near the voice's edges the programme is measured again
 _LSB = 10 ** (compose.HEADROOM_DB / 20) / 32768  # one int16 step at the nominal level
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """How a programme is mastered. Levels in LUFS/LU/dB, times in milliseconds."""
+
+    loudness_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    sample_rate: int = 44100
+    channels: int = 1
+    format: str = "mp3"  # mp3 | wav | ogg | m4a
+    bitrate: str = "128k"
+    intro: Path | None = None
+    outro: Path | None = None
+    bed: Path | None = None  # music bed under the voice
+    bed_duck_db: float = -22.0  # bed loudness relative to the voice while it speaks …
+    bed_pause_db: float = -12.0  # … and in its pauses
+    fade_ms: int = 400
+    gap_ms: int = 600  # silence between intro and voice, and voice and outro
+    intro_overlap_ms: int = 0  # >0: the voice starts this long before the intro ends
+    jingle_offset_lu: float = 0.0  # intro/outro loudness relative to the voice
+
+
+@dataclass(frozen=True)
+class MixResult:
+    path: Path
+    duration_s: float
+    lufs: float  # integrated loudness of the written file (BS.1770-4)
+    true_peak_dbtp: float  # 8x-oversampled true peak of the written file
+    intro_s: float  # where the voice starts
 
 
 def measure(path: Path) -> tuple[float, float]:
