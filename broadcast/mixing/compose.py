@@ -54,8 +54,8 @@ class Decoded:
     raw: Path  # float32 interleaved at the programme rate/channels
     frames: int
     lufs: float
-    energy: np.ndarray  # K-weighted energy per BLK-frame block (float32)
-    peaks: np.ndarray  # sample peak per block (float32)
+    energy: list[np.ndarray]  # K-weighted energy per BLK-frame block (float32), in pieces
+    peaks: list[np.ndarray]  # sample peak per block, in pieces (joined where they are needed)
 
 
 def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decoded:
@@ -87,7 +87,7 @@ def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decode
     lufs = meter.loudness()
     if not math.isfinite(lufs):
         raise MixError(f"{names}: 听不到声音（全是静音），请检查录音或语音合成结果")
-    return Decoded(raw, meter.frames, lufs, np.concatenate(energy), np.concatenate(peaks))
+    return Decoded(raw, meter.frames, lufs, energy, peaks)
 
 
 def _int16(x: np.ndarray, gain: float) -> bytes:
@@ -111,8 +111,9 @@ def _duck_gains(voice: Decoded, s: MixSettings) -> np.ndarray:
     import numpy as np
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    n = len(voice.energy) // _STEP * _STEP
-    power = voice.energy[:n].astype(np.float64).reshape(-1, _STEP).sum(axis=1) / (_STEP * BLK)
+    energy = np.concatenate(voice.energy)
+    n = len(energy) // _STEP * _STEP
+    power = energy[:n].astype(np.float64).reshape(-1, _STEP).sum(axis=1) / (_STEP * BLK)
     with np.errstate(divide="ignore"):
         level = -0.691 + 10 * np.log10(power)
     speech = (level > voice.lufs - 30.0).astype(np.float64)

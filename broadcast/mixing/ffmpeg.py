@@ -99,6 +99,15 @@ def probe_duration(path: Path) -> float:
     return probe(Path(path))["duration"]
 
 
+def _wide(*pipes: IO[bytes] | None) -> None:
+    """1-MB pipe buffers (Linux): fewer context switches between ffmpeg and us."""
+    import fcntl
+
+    for pipe in pipes:
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
+
+
 def frames_from(stream: IO[bytes], channels: int, size: int = CHUNK) -> Iterator[np.ndarray]:
     """float32 (frames, channels) chunks of ``size`` frames (the last may be shorter)."""
     import numpy as np
@@ -119,6 +128,7 @@ def decode(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
+        _wide(proc.stdout)
         try:
             for x in frames_from(proc.stdout, channels):
                 frames += len(x)
@@ -178,7 +188,9 @@ def encode(
             enc_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=enc_err, cwd=dest.parent
         )
         assert enc.stdin is not None and enc.stdout is not None
+        _wide(enc.stdin, enc.stdout)
         dec = subprocess.Popen(dec_cmd, stdin=enc.stdout, stdout=subprocess.PIPE, stderr=dec_err)
+        _wide(dec.stdout)
         enc.stdout.close()  # the decoder owns it now
 
         def verify() -> tuple[float, float, int]:

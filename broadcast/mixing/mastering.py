@@ -187,9 +187,16 @@ class _Plan:
         self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
         edges = [(0, self.total)]
         if voice is not None:
-            g, i = 10 ** ((s.loudness_lufs - voice.lufs) / 20), start // BLK
-            self.energy[i : i + len(voice.energy)] = voice.energy * g**2
-            self.peaks[i : i + len(voice.peaks)] = voice.peaks * g + _LSB  # int16 rounding
+            g, i, j = (
+                10 ** ((s.loudness_lufs - voice.lufs) / 20),
+                start // BLK,
+                -(-voice.frames // BLK),
+            )
+            np.concatenate(voice.energy, out=self.energy[i : i + j])
+            np.concatenate(voice.peaks, out=self.peaks[i : i + j])
+            self.energy[i : i + j] *= g**2
+            self.peaks[i : i + j] *= g
+            self.peaks[i : i + j] += _LSB  # int16 rounding
             edge = _EDGE_S * self.rate // BLK * BLK
             end = max(start + edge, (start + voice.frames - edge) // BLK * BLK)
             edges = [(0, start + edge), (end, self.total)]
@@ -233,21 +240,23 @@ class _Plan:
 
 
 def _rendered(plan: _Plan, gain_db: float, ceiling_db: float) -> Iterator[np.ndarray]:
-    """The programme times the limiter's gain (interpolated between block centres)."""
+    """The programme times the limiter's gain, linear between block centres."""
     import numpy as np
 
     g_lin, c_lin = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
     chunks = gain_chunks(plan.peaks, g_lin, c_lin, plan.rate)
-    have, first = np.zeros(0, np.float32), 0  # the gains of blocks [first, first + len(have))
+    offset = (np.arange(BLK, dtype=np.float32) + 0.5) / BLK - 0.5  # from the centre, in blocks
+    have, first, n = np.zeros(0, np.float32), 0, len(plan.peaks)  # gains of [first, first+len)
     for s in range(0, plan.total, ffmpeg.CHUNK):
         e = min(plan.total, s + ffmpeg.CHUNK)
-        b0, b1 = max(0, s // BLK - 1), min(len(plan.peaks), e // BLK + 2)
-        while first + len(have) < b1:
-            have, first = np.concatenate([have[b0 - first :], next(chunks)]), b0
-        centres = np.arange(b0, b1) * BLK + (BLK - 1) / 2
-        g = np.interp(np.arange(s, e), centres, have[b0 - first : b1 - first])
+        b0, b1 = s // BLK, -(-e // BLK)  # this chunk's blocks, and one more on each side:
+        lo, hi = max(0, b0 - 1), min(n, b1 + 1)
+        while first + len(have) < hi:
+            have, first = np.concatenate([have[lo - first :], next(chunks)]), lo
+        g = np.pad(have[lo - first : hi - first], (lo - b0 + 1, b1 + 1 - hi), mode="edge")
+        mid, side = g[1:-1, None], np.where(offset < 0, g[:-2, None], g[2:, None])
         x = compose.frames(plan.fh, s, e, plan.ch)
-        x *= g.astype(np.float32)[:, None]
+        x *= (mid + abs(offset) * (side - mid)).reshape(-1, 1)[: e - s]
         yield x
 
 
