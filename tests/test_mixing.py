@@ -447,6 +447,27 @@ def test_true_peak_of_chosen_blocks_equals_every_phase_everywhere():
         assert abs(tp - 20 * np.log10(every)) < 1e-4, (offset, tp, 20 * np.log10(every))
 
 
+def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
+    """The limiter plans on the voice's block energies and sample peaks taken while decoding
+    it: they must be the composed programme's as read from its file, and every bound must be
+    at or over the block's true peak (else the limiter could miss a peak)."""
+    from broadcast.mixing import mastering
+
+    s = plain(intro=INTRO, outro=OUTRO)
+    path, total, start, voice = mastering._compose([media["hot"]] * 2, s, tmp_path)
+    with open(path, "rb") as fh:
+        fused = mastering._Plan(fh, total, s, start, voice)
+        full = mastering._Plan(fh, total, s, start, None)
+        assert abs(10 * np.log10(fused.energy.sum() / full.energy.sum())) < 0.005
+        loud = full.energy > 1e-3 * full.energy.max()
+        assert np.allclose(fused.energy[loud], full.energy[loud], rtol=0.01)
+        lsb = 10 ** (12 / 20) / 32768
+        assert np.all(fused.peaks >= full.peaks) and np.all(fused.peaks <= full.peaks + 3 * lsb)
+        full.refine(0.0)  # every block's true peak
+        assert np.all(full.peaks <= full.bounds * (1 + 1e-6))
+        assert (full.peaks > fused.peaks).sum() > 0.1 * len(full.peaks)  # peaks between samples
+
+
 # ----------------------------------------------------------------------------- measured defects
 
 

@@ -174,7 +174,7 @@ class _Plan:
 
     Nothing mixed under the voice (no bed, no intro overlap): the voice's own block figures,
     measured while decoding, stand for the programme's except near its edges, so only the
-    jingles and the voice's first and last half second are read again.
+    jingles and the first and last second of the voice are read again.
     """
 
     def __init__(
@@ -210,7 +210,7 @@ class _Plan:
         meter = Meter(self.rate, self.ch)
         for c in range(max(0, a - _EDGE_S * self.rate // BLK * BLK), b, ffmpeg.CHUNK):
             x = compose.frames(self.fh, c, min(b, c + ffmpeg.CHUNK), self.ch)
-            w = meter.feed(x)  # from half a second earlier: the filters settle
+            w = meter.feed(x)  # from a second earlier: the filters settle
             if c + len(x) > a:
                 x, w, i = x[max(0, a - c) :], w[max(0, a - c) :], max(a, c) // BLK
                 self.peaks[i : i + -(-len(x) // BLK)] = sample_peaks(pad_blocks(x))
