@@ -367,7 +367,7 @@ def test_failed_decode_leaves_no_file(media, tmp_path):
 def test_crash_while_encoding_leaves_no_partial_file(media, tmp_path, monkeypatch):
     import broadcast.mixing.mastering as mixing
 
-    real = mixing._rendered
+    real = mixing.rendered
 
     def crash_midway(*args, **kw):
         for i, chunk in enumerate(real(*args, **kw)):
@@ -375,7 +375,7 @@ def test_crash_while_encoding_leaves_no_partial_file(media, tmp_path, monkeypatc
                 raise RuntimeError("power cut")
             yield chunk
 
-    monkeypatch.setattr(mixing, "_rendered", crash_midway)
+    monkeypatch.setattr(mixing, "rendered", crash_midway)
     out = tmp_path / "p.mp3"
     long_speech = [media["speech"]] * 3  # > 2 chunks of audio
     with pytest.raises(RuntimeError, match="power cut"):
@@ -451,13 +451,13 @@ def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
     """The limiter plans on the voice's block energies and sample peaks taken while decoding
     it: they must be the composed programme's as read from its file, and every bound must be
     at or over the block's true peak (else the limiter could miss a peak)."""
-    from broadcast.mixing import mastering
+    from broadcast.mixing import limiter, mastering
 
     s = plain(intro=INTRO, outro=OUTRO)
     path, total, start, voice = mastering._compose([media["hot"]] * 2, s, tmp_path)
     with open(path, "rb") as fh:
-        fused = mastering._Plan(fh, total, s, start, voice)
-        full = mastering._Plan(fh, total, s, start, None)
+        fused = limiter.Plan(fh, total, s, start, voice)
+        full = limiter.Plan(fh, total, s, start, None)
         assert abs(10 * np.log10(fused.energy.sum() / full.energy.sum())) < 0.005
         loud = full.energy > 1e-3 * full.energy.max()
         assert np.allclose(fused.energy[loud], full.energy[loud], rtol=0.01)

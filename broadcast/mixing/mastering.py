@@ -15,26 +15,17 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from broadcast import files
 from broadcast.errors import MixError
 
 from . import compose, ffmpeg
-from .limiter import gain_chunks, solve
-from .loudness import (
-    BLK,
-    Meter,
-    analyse,
-    load_numeric,
-    pad_blocks,
-    peak_bounds,
-    sample_peaks,
-    true_peaks,
-)
+from .limiter import Plan, rendered
+from .loudness import Meter, analyse, load_numeric
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -45,8 +36,6 @@ log = logging.getLogger(__name__)
 _TP_GUARD_DB = 0.1  # our reading must stay this far under the ceiling
 _LUFS_TOL = 0.3  # re-render when the measured loudness is further than this from target
 _ATTEMPTS = 3
-_EDGE_S = 1  # near the voice's edges the programme is measured again
-_LSB = 10 ** (compose.HEADROOM_DB / 20) / 32768  # one int16 step at the nominal level
 
 
 @dataclass(frozen=True)
@@ -166,100 +155,6 @@ def _compose(
     return programme, programme.stat().st_size // (2 * ch), voice_start, voice
 
 
-class _Plan:
-    """What the limiter plans on, per 32-frame block: the K-weighted energy, and the true
-    peak of every block that the gain could push past the ceiling. A block whose bound
-    (from sample peaks) stays under ``level`` keeps its sample peak: no gain in use makes
-    the limiter act there, so interpolating it would change nothing.
-
-    Nothing mixed under the voice (no bed, no intro overlap): the voice's own block figures,
-    measured while decoding, stand for the programme's except near its edges, so only the
-    jingles and the first and last second of the voice are read again.
-    """
-
-    def __init__(
-        self, fh: IO[bytes], total: int, s: MixSettings, start: int, voice: compose.Decoded | None
-    ):
-        import numpy as np
-
-        self.fh, self.total, self.rate, self.ch = fh, total, s.sample_rate, s.channels
-        self.energy = np.zeros(-(-self.total // BLK), np.float32)
-        self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
-        edges = [(0, self.total)]
-        if voice is not None:
-            g, i, j = (
-                10 ** ((s.loudness_lufs - voice.lufs) / 20),
-                start // BLK,
-                -(-voice.frames // BLK),
-            )
-            np.concatenate(voice.energy, out=self.energy[i : i + j])
-            np.concatenate(voice.peaks, out=self.peaks[i : i + j])
-            self.energy[i : i + j] *= g**2
-            self.peaks[i : i + j] *= g
-            self.peaks[i : i + j] += _LSB  # int16 rounding
-            edge = _EDGE_S * self.rate // BLK * BLK
-            end = max(start + edge, (start + voice.frames - edge) // BLK * BLK)
-            edges = [(0, start + edge), (end, self.total)]
-        for a, b in edges:
-            self._measure(a, b)
-        self.bounds = peak_bounds(self.peaks)
-        self.level = math.inf  # every block whose bound exceeds it holds its true peak
-
-    def _measure(self, a: int, b: int) -> None:
-        """Block energies and sample peaks of frames [a, b) (a on the block grid)."""
-        meter = Meter(self.rate, self.ch)
-        for c in range(max(0, a - _EDGE_S * self.rate // BLK * BLK), b, ffmpeg.CHUNK):
-            x = compose.frames(self.fh, c, min(b, c + ffmpeg.CHUNK), self.ch)
-            w = meter.feed(x)  # from a second earlier: the filters settle
-            if c + len(x) > a:
-                x, w, i = x[max(0, a - c) :], w[max(0, a - c) :], max(a, c) // BLK
-                self.peaks[i : i + -(-len(x) // BLK)] = sample_peaks(pad_blocks(x))
-                self.energy[i : i + -(-len(x) // BLK)] = pad_blocks(w).reshape(-1, BLK).sum(1)
-
-    def refine(self, level: float) -> None:
-        import numpy as np
-
-        for a in range(0, self.total, ffmpeg.CHUNK):
-            i, j = a // BLK, min(len(self.peaks), (a + ffmpeg.CHUNK) // BLK)
-            b = self.bounds[i:j]
-            todo = np.flatnonzero((b > level) & (b <= self.level))
-            if todo.size:
-                x = compose.frames(self.fh, a - BLK, (j + 1) * BLK, self.ch)
-                self.peaks[i + todo] = true_peaks(x, todo + 1)
-        self.level = level
-
-    def solve(self, aim: float, ceiling_db: float, start_db: float) -> float:
-        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs."""
-        for _ in range(8):
-            d = solve(aim, self.peaks, self.energy, self.total, self.rate, ceiling_db, start_db)
-            if 10 ** ((ceiling_db - d) / 20) >= self.level:
-                return d
-            self.refine(10 ** ((ceiling_db - d - 1.0) / 20))  # with 1 dB to spare
-            start_db = d
-        return d
-
-
-def _rendered(plan: _Plan, gain_db: float, ceiling_db: float) -> Iterator[np.ndarray]:
-    """The programme times the limiter's gain, linear between block centres."""
-    import numpy as np
-
-    g_lin, c_lin = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
-    chunks = gain_chunks(plan.peaks, g_lin, c_lin, plan.rate)
-    offset = (np.arange(BLK, dtype=np.float32) + 0.5) / BLK - 0.5  # from the centre, in blocks
-    have, first, n = np.zeros(0, np.float32), 0, len(plan.peaks)  # gains of [first, first+len)
-    for s in range(0, plan.total, ffmpeg.CHUNK):
-        e = min(plan.total, s + ffmpeg.CHUNK)
-        b0, b1 = s // BLK, -(-e // BLK)  # this chunk's blocks, and one more on each side:
-        lo, hi = max(0, b0 - 1), min(n, b1 + 1)
-        while first + len(have) < hi:
-            have, first = np.concatenate([have[lo - first :], next(chunks)]), lo
-        g = np.pad(have[lo - first : hi - first], (lo - b0 + 1, b1 + 1 - hi), mode="edge")
-        mid, side = g[1:-1, None], np.where(offset < 0, g[:-2, None], g[2:, None])
-        x = compose.frames(plan.fh, s, e, plan.ch)
-        x *= (mid + abs(offset) * (side - mid)).reshape(-1, 1)[: e - s]
-        yield x
-
-
 def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
     """Loudness change (LU) the lossy encoder causes, measured on a voice excerpt."""
     import numpy as np
@@ -296,7 +191,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
                 )
                 shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
             alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
-            plan = _Plan(fh, total, s, voice_start, voice if alone else None)
+            plan = Plan(fh, total, s, voice_start, voice if alone else None)
             del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
             aim = target - shift.result()  # what we ask the predictor for
@@ -307,7 +202,7 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
                     if attempt > 1:
                         delta_db = plan.solve(aim, ceiling_db, delta_db)
                     lufs, tp = ffmpeg.encode(
-                        _rendered(plan, delta_db, ceiling_db), total, s.format, rate, s.channels,
+                        rendered(plan, delta_db, ceiling_db), total, s.format, rate, s.channels,
                         s.bitrate, tmp_out, str(out), tags,
                     )  # fmt: skip
                     log.info(
