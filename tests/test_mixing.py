@@ -447,6 +447,14 @@ def test_true_peak_of_chosen_blocks_equals_every_phase_everywhere():
         assert abs(tp - 20 * np.log10(every)) < 1e-4, (offset, tp, 20 * np.log10(every))
 
 
+def test_voice_of_a_fractional_millisecond_keeps_every_frame(tmp_path):
+    """pydub fades cut at whole milliseconds; the programme still holds every voice frame."""
+    n = np.arange(80708)  # 1830.11 ms
+    voice = write_wav(tmp_path / "v.wav", 0.3 * np.sin(2 * np.pi * 440 * n / RATE), RATE)
+    r = master(voice, tmp_path / "p.wav", plain("wav"))
+    assert round(r.duration_s * RATE) == 80708 == len(read_wav(tmp_path / "p.wav")[0])
+
+
 def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
     """The limiter plans on the voice's block energies and sample peaks taken while decoding
     it: they must be the composed programme's as read from its file, and every bound must be

@@ -178,7 +178,7 @@ def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[
             part = part.overlay(segment(np.rint(looped).astype("<i2").tobytes()))
         if a * fw < len(intro):  # the intro's tail under the voice
             part = part.overlay(segment(intro[a * fw : b * fw]))
-        out.write(part.raw_data)
+        out.write(part.raw_data.ljust((b - a) * fw, b"\0"))  # pydub's fades cut to whole ms
     if (d := extras.get("outro")) is not None:
         out.write(bytes(gap * fw))
         out.write(whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(_DECLICK_MS).raw_data)
