@@ -13,8 +13,10 @@
    ``master``), with that child's own figure and its footprint after the imports alone.
 4. Prints a table, with ffmpeg ``ebur128`` figures of every output.
 
-Goal: master ≤ 1.3× ffmpeg. pydub holds the programme once as int16 (159 MB per 30 minutes
-at 44.1 kHz mono), so peak RSS grows with length: the table says how much.
+Goal: master ≤ 1.3× ffmpeg. pydub composes the programme in 10-s windows into an int16 file
+(TMPDIR), so memory holds per-32-frame-block figures for the limiter (12 bytes per block,
+~60 MB for an hour) rather than the programme itself (318 MB for an hour as int16): the
+table says what peak RSS that gives.
 """
 
 from __future__ import annotations

@@ -170,6 +170,12 @@ def _mix_settings(cfg: Config):
     )
 
 
+def _tags(cfg: Config, script: Script, now_iso: str) -> dict[str, str]:
+    """What players show: the title, the station as artist, the topic as album, the year."""
+    tags = {"title": script.title, "artist": cfg.station.name, "date": now_iso[:4]}
+    return tags | ({"album": script.topic} if script.topic else {})
+
+
 def _target(cfg: Config, script: Script, recipe: str) -> Path:
     folder = cfg.audio.programmes
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,7 +232,7 @@ def produce_one(
     note = None
     cues: tuple[Cue, ...]
     if script.kind == "audio":
-        result = master(source, out, _mix_settings(cfg))
+        result = master(source, out, _mix_settings(cfg), _tags(cfg, script, now_iso))
         engine_label, voice, cues = "recording", "原声录音", ()
     else:
         from .text import chunk, load_lexicon
@@ -240,7 +246,7 @@ def produce_one(
             unreachable=unreachable,
             lexicon=load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None,
         )
-        result = master(list(speech.pieces), out, _mix_settings(cfg))
+        result = master(list(speech.pieces), out, _mix_settings(cfg), _tags(cfg, script, now_iso))
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
         if speech.fallback_note and only is None:
             note = (

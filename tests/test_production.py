@@ -244,6 +244,17 @@ def test_prerecorded_audio_becomes_a_programme(bc, tmp_path):
     assert (p["title"], p["engine"], p["subtitles"]) == ("防诈讲座", "recording", None)
     assert p["duration_s"] > ffprobe_duration(rec)  # intro + recording
     assert_broadcast_ready(Path(p["file"]))
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", p["file"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    tags = json.loads(probe)["format"]["tags"]  # ID3v2.3, written in the one encode
+    assert (tags["title"], tags["artist"], tags["album"]) == (
+        "防诈讲座",
+        "青石乡司法所普法广播站",
+        "反电诈",
+    )
+    assert re.fullmatch(r"20\d\d", tags["date"]) and Path(p["file"]).read_bytes()[:4] == b"ID3\x03"
     with sqlite3.connect(bc.folder / "station.db") as conn:
         kind, stored = conn.execute("select kind, audio_file from scripts").fetchone()
     assert kind == "audio" and Path(stored).read_bytes() == rec.read_bytes()

@@ -3,10 +3,10 @@
 The only module that imports pydub. Every input is decoded by ffmpeg into a float32
 intermediate (TMPDIR) while its loudness is measured, then brought into pydub as int16,
 pre-gained so that the voice sits HEADROOM_DB under the target (no clipping in int16, also
-for inputs above full scale). The programme is one int16 AudioSegment over one buffer,
-filled window by window, so it is held once: a 30-minute 44.1 kHz mono programme is 159 MB.
-In each window pydub overlays the ducked bed and, with an intro overlap, the intro's tail
-on the voice; the voice's pieces are joined once by decoding them into one intermediate.
+for inputs above full scale). pydub composes the programme in 10-s windows, overlaying the
+ducked bed and, with an intro overlap, the intro's tail on the voice; each window goes to
+an int16 file, so the programme is never held whole in memory. The voice's pieces are
+joined once, by decoding them into one intermediate.
 
 Ducking follows the voice's energy: per 10 ms, a step counts as speech when it is within
 30 dB of the voice's loudness; speech steps are widened (100 ms ahead, 300 ms after) and
@@ -21,12 +21,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from broadcast.errors import MixError
 
 from . import ffmpeg
-from .loudness import Meter
+from .loudness import BLK, Meter, pad_blocks, sample_peaks
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 HEADROOM_DB = 12.0
 _WINDOW_S = 10  # composition window
 _DECLICK_MS = 10
+_STEP = 14  # blocks per ducking step (~10 ms)
 
 
 def _pydub():
@@ -48,48 +49,35 @@ def _pydub():
     return AudioSegment
 
 
-def decode_any(path: Path) -> AudioSegment:
-    """Decode mp3/m4a/wav/ogg/… into a pydub AudioSegment (for short clips: all in RAM)."""
-    path = Path(path)
-    ffmpeg.check_input(path)
-    ffmpeg.tool("ffmpeg")
-    ffmpeg.tool("ffprobe")
-    try:
-        seg = _pydub().from_file(str(path))
-    except Exception as exc:  # pydub raises CouldntDecodeError, IndexError, KeyError, …
-        raise ffmpeg.decode_error(path, ffmpeg.last_line(str(exc)) or type(exc).__name__) from None
-    if len(seg) == 0:
-        raise ffmpeg.decode_error(path, "文件里没有声音数据")
-    return seg
-
-
 @dataclass
 class Decoded:
     raw: Path  # float32 interleaved at the programme rate/channels
     frames: int
     lufs: float
-    envelope: np.ndarray | None = None  # K-weighted mean power per 10-ms step
+    energy: list[np.ndarray]  # K-weighted energy per BLK-frame block (float32), in pieces
+    peaks: list[np.ndarray]  # sample peak per block, in pieces (joined where they are needed)
 
 
-def decode(
-    paths: Sequence[Path], raw: Path, rate: int, channels: int, envelope: bool = False
-) -> Decoded:
-    """Decode and join ``paths`` into ``raw`` (one intermediate), measuring loudness."""
+def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decoded:
+    """Decode and join ``paths`` into ``raw`` (one intermediate), measuring loudness and,
+    per block, K-weighted energy and sample peak."""
     import numpy as np
 
     meter = Meter(rate, channels)
-    step = rate // 100
-    steps: list[np.ndarray] = []
-    rest = np.zeros(0)
+    energy, peaks = [], []
+    rest_x, rest_w = np.zeros((0, channels), np.float32), np.zeros(0)
     with open(raw, "wb") as fh:
         for x in itertools.chain.from_iterable(ffmpeg.decode(p, rate, channels) for p in paths):
             fh.write(x)  # type: ignore[arg-type]  # ndarray is a buffer
             w = meter.feed(x)
-            if envelope:
-                w = np.concatenate([rest, w])
-                n = len(w) // step * step
-                steps.append(w[:n].reshape(-1, step).mean(axis=1))
-                rest = w[n:]
+            if len(rest_w):  # a piece ended off the block grid
+                x, w = np.concatenate([rest_x, x]), np.concatenate([rest_w, w])
+            n = len(w) // BLK * BLK
+            energy.append(w[:n].reshape(-1, BLK).sum(axis=1).astype(np.float32))
+            peaks.append(sample_peaks(x[:n]))
+            rest_x, rest_w = x[n:], w[n:]
+    energy.append(pad_blocks(rest_w).reshape(-1, BLK).sum(axis=1).astype(np.float32))
+    peaks.append(sample_peaks(pad_blocks(rest_x)))
     names = "、".join(str(p) for p in paths)
     if meter.frames < 0.4 * rate:
         raise MixError(
@@ -99,8 +87,7 @@ def decode(
     lufs = meter.loudness()
     if not math.isfinite(lufs):
         raise MixError(f"{names}: 听不到声音（全是静音），请检查录音或语音合成结果")
-    env = np.concatenate(steps) if envelope else None
-    return Decoded(raw, meter.frames, lufs, env)
+    return Decoded(raw, meter.frames, lufs, energy, peaks)
 
 
 def _int16(x: np.ndarray, gain: float) -> bytes:
@@ -120,27 +107,26 @@ def _read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:
 
 
 def _duck_gains(voice: Decoded, s: MixSettings) -> np.ndarray:
-    """Bed gain (linear, relative to its level in pauses) per 10-ms step of the voice."""
+    """Bed gain (linear, relative to its level in pauses) per _STEP blocks (~10 ms) of voice."""
     import numpy as np
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    assert voice.envelope is not None
+    energy = np.concatenate(voice.energy)
+    n = len(energy) // _STEP * _STEP
+    power = energy[:n].astype(np.float64).reshape(-1, _STEP).sum(axis=1) / (_STEP * BLK)
     with np.errstate(divide="ignore"):
-        level = -0.691 + 10 * np.log10(voice.envelope)
+        level = -0.691 + 10 * np.log10(power)
     speech = (level > voice.lufs - 30.0).astype(np.float64)
     speech = maximum_filter1d(speech, 41, origin=-10)  # 100 ms ahead, 300 ms after
     dip_db = s.bed_duck_db - s.bed_pause_db
     return uniform_filter1d(10 ** (speech * dip_db / 20), 20)
 
 
-def compose(
-    voice: Decoded,
-    extras: dict[str, Decoded],
-    s: MixSettings,
-) -> tuple[AudioSegment, int]:
-    """The programme as one int16 AudioSegment, and the frame where the voice starts.
+def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[bytes]) -> int:
+    """Write the programme to ``out`` as int16 frames; returns the frame where the voice starts.
 
-    intro (faded out) + gap + voice (+ ducked bed under it) + gap + outro.
+    intro (faded out) + gap + voice (+ ducked bed under it) + gap + outro, composed by pydub
+    window by window, so that only one window of the programme is in memory.
     """
     import numpy as np
 
@@ -151,7 +137,7 @@ def compose(
     def level(d: Decoded, lu: float) -> float:
         return 10 ** ((s.loudness_lufs + lu - HEADROOM_DB - d.lufs) / 20)
 
-    def segment(data: bytes | bytearray) -> AudioSegment:
+    def segment(data: bytes) -> AudioSegment:
         return Segment(data=data, sample_width=2, frame_rate=rate, channels=ch)
 
     def whole(d: Decoded, lu: float) -> AudioSegment:
@@ -159,22 +145,15 @@ def compose(
 
     gap = round(s.gap_ms * rate / 1000)
     overlap = round(s.intro_overlap_ms * rate / 1000)
-    intro = outro = None
-    pos = 0
+    intro = b""
+    voice_start = 0
     if (d := extras.get("intro")) is not None:
         fade = min(max(s.fade_ms, _DECLICK_MS), d.frames * 500 // rate)
-        intro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(fade)
-        pos = max(0, d.frames - overlap) if overlap > 0 else d.frames + gap
-    voice_start, voice_end = pos, pos + voice.frames
-    total = voice_end
-    if (d := extras.get("outro")) is not None:
-        outro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(_DECLICK_MS)
-        total = voice_end + gap + d.frames
-    buf = bytearray(total * fw)  # zeros: the gaps are silence
-    if intro is not None:
-        buf[: len(intro.raw_data)] = intro.raw_data
-    if outro is not None:
-        buf[(voice_end + gap) * fw :] = outro.raw_data
+        intro = whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(fade).raw_data
+        voice_start = max(0, d.frames - overlap) if overlap > 0 else d.frames + gap
+        voice_start = -(-voice_start // BLK) * BLK  # on the block grid, as voice.energy is
+        out.write(intro[: voice_start * fw].ljust(voice_start * fw, b"\0"))
+    voice_end = voice_start + voice.frames
 
     bed = extras.get("bed")
     if bed is not None:
@@ -182,7 +161,7 @@ def compose(
         duck = _duck_gains(voice, s)
         bed_fade = min(round(s.fade_ms * rate / 1000), voice.frames // 2)
     gain = level(voice, 0.0)
-    step = rate // 100
+    step = _STEP * BLK
     window = _WINDOW_S * rate
     for a in range(voice_start, voice_end, window):
         b = min(voice_end, a + window)
@@ -197,16 +176,24 @@ def compose(
             env *= np.clip(np.minimum(t + 0.5, voice.frames - t - 0.5) / max(bed_fade, 1), 0, 1)
             looped = bed_pcm[t % len(bed_pcm)] * env[:, None]
             part = part.overlay(segment(np.rint(looped).astype("<i2").tobytes()))
-        if a < voice_start + overlap and intro is not None:  # the intro's tail under the voice
-            part = part.overlay(segment(bytes(buf[a * fw : b * fw])))
-        buf[a * fw : b * fw] = part.raw_data
-    return segment(buf), voice_start
+        if a * fw < len(intro):  # the intro's tail under the voice
+            part = part.overlay(segment(intro[a * fw : b * fw]))
+        out.write(part.raw_data.ljust((b - a) * fw, b"\0"))  # pydub's fades cut to whole ms
+    if (d := extras.get("outro")) is not None:
+        out.write(bytes(gap * fw))
+        out.write(whole(d, s.jingle_offset_lu).fade_in(_DECLICK_MS).fade_out(_DECLICK_MS).raw_data)
+    return voice_start
 
 
-def frames(programme: AudioSegment, start: int, end: int) -> np.ndarray:
-    """float32 (frames, channels) of the programme at its nominal level (HEADROOM_DB undone)."""
+def frames(fh: IO[bytes], start: int, end: int, channels: int) -> np.ndarray:
+    """float32 (frames, channels) of the programme file at its nominal level (HEADROOM_DB
+    undone); frames outside the programme read as silence."""
     import numpy as np
 
-    ch = programme.channels
-    pcm = np.frombuffer(programme.raw_data, "<i2").reshape(-1, ch)[start:end]
-    return pcm.astype(np.float32) * np.float32(10 ** (HEADROOM_DB / 20) / 32768)
+    x = np.zeros((end - start, channels), dtype=np.float32)
+    lo = max(0, start)
+    fh.seek(lo * 2 * channels)
+    pcm = np.frombuffer(fh.read((end - lo) * 2 * channels), "<i2").reshape(-1, channels)
+    x[lo - start : lo - start + len(pcm)] = pcm
+    x *= np.float32(10 ** (HEADROOM_DB / 20) / 32768)
+    return x

@@ -5,7 +5,9 @@ and never above what any peak requires (also between block centres, where it is
 interpolated). The loudness after limiting is predicted from block energies x gains², so
 "the limiter lowered the loudness -> re-gain -> re-limit" converges in milliseconds. The
 gain curve is produced in chunks and never held whole: the solver sums it into 100-ms
-segments, the renderer interpolates it to the frames it is writing.
+segments, the renderer interpolates it to the frames it is writing. ``Plan`` holds what the
+limiter plans on (per block: energy, peak, bound; 12 bytes per 32 frames) and reads the
+composed programme's int16 file; ``rendered`` streams the limited programme.
 """
 
 from __future__ import annotations
@@ -13,12 +15,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
-from .loudness import BLK, gated_loudness, segment_bound
+from . import compose, ffmpeg
+from .loudness import (
+    BLK,
+    Meter,
+    gated_loudness,
+    pad_blocks,
+    peak_bounds,
+    sample_peaks,
+    segment_bound,
+    true_peaks,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
+
+    from . import MixSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +40,8 @@ _LOOKAHEAD_S = 0.005
 _HOLD_S = 0.020
 _RELEASE_DB_S = 60.0
 MAX_MAKEUP_DB = 12.0  # most make-up gain pushed into the limiter
+_EDGE_S = 1  # near the voice's edges the programme is measured again
+_LSB = 10 ** (compose.HEADROOM_DB / 20) / 32768  # one int16 step at the nominal level
 
 
 def gain_chunks(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> Iterator[np.ndarray]:
@@ -136,3 +152,97 @@ def solve(
             MAX_MAKEUP_DB,
         )
     return best[1]
+
+
+class Plan:
+    """What the limiter plans on, per 32-frame block: the K-weighted energy, and the true
+    peak of every block that the gain could push past the ceiling. A block whose bound
+    (from sample peaks) stays under ``level`` keeps its sample peak: no gain in use makes
+    the limiter act there, so interpolating it would change nothing.
+
+    Nothing mixed under the voice (no bed, no intro overlap): the voice's own block figures,
+    measured while decoding, stand for the programme's except near its edges, so only the
+    jingles and the first and last second of the voice are read again.
+    """
+
+    def __init__(
+        self, fh: IO[bytes], total: int, s: MixSettings, start: int, voice: compose.Decoded | None
+    ):
+        import numpy as np
+
+        self.fh, self.total, self.rate, self.ch = fh, total, s.sample_rate, s.channels
+        self.energy = np.zeros(-(-self.total // BLK), np.float32)
+        self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
+        edges = [(0, self.total)]
+        if voice is not None:
+            g, i, j = (
+                10 ** ((s.loudness_lufs - voice.lufs) / 20),
+                start // BLK,
+                -(-voice.frames // BLK),
+            )
+            np.concatenate(voice.energy, out=self.energy[i : i + j])
+            np.concatenate(voice.peaks, out=self.peaks[i : i + j])
+            self.energy[i : i + j] *= g**2
+            self.peaks[i : i + j] *= g
+            self.peaks[i : i + j] += _LSB  # int16 rounding
+            edge = _EDGE_S * self.rate // BLK * BLK
+            end = max(start + edge, (start + voice.frames - edge) // BLK * BLK)
+            edges = [(0, start + edge), (end, self.total)]
+        for a, b in edges:
+            self._measure(a, b)
+        self.bounds = peak_bounds(self.peaks)
+        self.level = math.inf  # every block whose bound exceeds it holds its true peak
+
+    def _measure(self, a: int, b: int) -> None:
+        """Block energies and sample peaks of frames [a, b) (a on the block grid)."""
+        meter = Meter(self.rate, self.ch)
+        for c in range(max(0, a - _EDGE_S * self.rate // BLK * BLK), b, ffmpeg.CHUNK):
+            x = compose.frames(self.fh, c, min(b, c + ffmpeg.CHUNK), self.ch)
+            w = meter.feed(x)  # from a second earlier: the filters settle
+            if c + len(x) > a:
+                x, w, i = x[max(0, a - c) :], w[max(0, a - c) :], max(a, c) // BLK
+                self.peaks[i : i + -(-len(x) // BLK)] = sample_peaks(pad_blocks(x))
+                self.energy[i : i + -(-len(x) // BLK)] = pad_blocks(w).reshape(-1, BLK).sum(1)
+
+    def refine(self, level: float) -> None:
+        import numpy as np
+
+        for a in range(0, self.total, ffmpeg.CHUNK):
+            i, j = a // BLK, min(len(self.peaks), (a + ffmpeg.CHUNK) // BLK)
+            b = self.bounds[i:j]
+            todo = np.flatnonzero((b > level) & (b <= self.level))
+            if todo.size:
+                x = compose.frames(self.fh, a - BLK, (j + 1) * BLK, self.ch)
+                self.peaks[i + todo] = true_peaks(x, todo + 1)
+        self.level = level
+
+    def solve(self, aim: float, ceiling_db: float, start_db: float) -> float:
+        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs."""
+        for _ in range(8):
+            d = solve(aim, self.peaks, self.energy, self.total, self.rate, ceiling_db, start_db)
+            if 10 ** ((ceiling_db - d) / 20) >= self.level:
+                return d
+            self.refine(10 ** ((ceiling_db - d - 1.0) / 20))  # with 1 dB to spare
+            start_db = d
+        return d
+
+
+def rendered(plan: Plan, gain_db: float, ceiling_db: float) -> Iterator[np.ndarray]:
+    """The programme times the limiter's gain, linear between block centres."""
+    import numpy as np
+
+    g_lin, c_lin = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
+    chunks = gain_chunks(plan.peaks, g_lin, c_lin, plan.rate)
+    offset = (np.arange(BLK, dtype=np.float32) + 0.5) / BLK - 0.5  # from the centre, in blocks
+    have, first, n = np.zeros(0, np.float32), 0, len(plan.peaks)  # gains of [first, first+len)
+    for s in range(0, plan.total, ffmpeg.CHUNK):
+        e = min(plan.total, s + ffmpeg.CHUNK)
+        b0, b1 = s // BLK, -(-e // BLK)  # this chunk's blocks, and one more on each side:
+        lo, hi = max(0, b0 - 1), min(n, b1 + 1)
+        while first + len(have) < hi:
+            have, first = np.concatenate([have[lo - first :], next(chunks)]), lo
+        g = np.pad(have[lo - first : hi - first], (lo - b0 + 1, b1 + 1 - hi), mode="edge")
+        mid, side = g[1:-1, None], np.where(offset < 0, g[:-2, None], g[2:, None])
+        x = compose.frames(plan.fh, s, e, plan.ch)
+        x *= (mid + abs(offset) * (side - mid)).reshape(-1, 1)[: e - s]
+        yield x

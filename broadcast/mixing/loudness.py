@@ -4,15 +4,16 @@ Blockwise and streaming: K-weighting biquads with carried state, 100-ms energy s
 400-ms gating blocks with 75 % overlap, absolute and relative gates, the same filters and
 block bounds as pyloudnorm. True peak is read 8x oversampled (seven fractional-delay phases
 of a Kaiser-windowed sinc): a 4x grid under-reads a 17.6-kHz tone by up to 0.44 dB, an 8x
-grid by at most 0.11 dB. The 4x phases are computed everywhere, the odd 8x phases only in
-blocks near the loudest peak (the maximum is the same). Also records, per 32-frame block,
-the true peak and the K-weighted energy that the limiter plans on (8 bytes per block).
+grid by at most 0.11 dB. Each interpolated value is a weighted sum of 32 neighbours, so it
+is at most BOUND (the largest sum of |weights|) times their largest sample: a 32-frame block
+whose neighbourhood's sample peak times BOUND cannot reach a level is never interpolated.
 numpy/scipy are imported inside functions.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -136,141 +137,93 @@ class Meter:
         return gated_loudness(np.array(self.segments + [self.acc]), self.frames, self.rate)
 
 
-def _toeplitz() -> np.ndarray:
-    """(2*BLK, 7, BLK): window[0 : 2*BLK] @ out[:, k-1, j] = x(j + k/8) for a block's frame j.
-
-    The window starts _HALF - 1 frames before the block; each phase is a Kaiser-windowed
-    sinc of 2*_HALF taps.
-    """
+@cache
+def kernel() -> np.ndarray:
+    """(2*BLK, 7*BLK) float32: ``window @ kernel`` holds x(j + k/8), k = 1..7, for each frame
+    j of a block, where ``window`` is the 2*BLK frames from _HALF - 1 before the block."""
     import numpy as np
 
     taps = np.arange(-_HALF + 1, _HALF + 1)
-    out = np.zeros((2 * BLK, OVERSAMPLE - 1, BLK), dtype=np.float32)
+    out = np.zeros((2 * BLK, BLK, OVERSAMPLE - 1), dtype=np.float32)
     for k in range(1, OVERSAMPLE):
         t = taps - k / OVERSAMPLE
         h = np.sinc(t) * np.i0(9.0 * np.sqrt(1.0 - (t / _HALF) ** 2)) / np.i0(9.0)
         for j in range(BLK):
-            out[j : j + 2 * _HALF, k - 1, j] = h / h.sum()
-    return out
+            out[j : j + 2 * _HALF, j, k - 1] = h / h.sum()
+    return out.reshape(2 * BLK, -1)
 
 
-def _interpolated_peaks(rows: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """max |rows @ h| per row, 64 rows at a time: small products stay on one BLAS thread
-    (a multi-threaded product spins the second core that the encoder needs)."""
+@cache
+def bound() -> float:
+    """Largest ratio of an interpolated value to the largest sample it is made of (~2.35)."""
+    return float(abs(kernel()).sum(axis=0).max())
+
+
+def sample_peaks(x: np.ndarray) -> np.ndarray:
+    """Largest |sample| of each BLK-frame block of ``x`` (its length a multiple of BLK)."""
+    return abs(x).max(axis=1).reshape(-1, BLK).max(axis=1)
+
+
+def peak_bounds(peaks: np.ndarray) -> np.ndarray:
+    """Upper bound of each block's true peak from the sample peaks of it and its neighbours."""
     import numpy as np
 
-    out = np.empty(len(rows), dtype=np.float32)
-    for i in range(0, len(rows), 64):
-        out[i : i + 64] = np.abs(rows[i : i + 64] @ h).max(axis=1)
+    near = peaks.copy()
+    np.maximum(near[1:], peaks[:-1], out=near[1:])
+    np.maximum(near[:-1], peaks[1:], out=near[:-1])
+    near *= bound()
+    return near
+
+
+def true_peaks(buf: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """8x true peak (sample values included) of blocks ``blocks`` of ``buf``, each of which
+    must have a whole block of ``buf`` before and after it (1 <= block <= len/BLK - 2).
+
+    One matrix product per 64 blocks: small products stay on one BLAS thread (a
+    multi-threaded product spins the second core that the encoder needs).
+    """
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    out = sample_peaks(buf)[blocks]
+    for c in range(buf.shape[1]):
+        x = np.ascontiguousarray(buf[BLK - _HALF + 1 :, c])
+        rows = sliding_window_view(x, 2 * BLK)[::BLK]  # row i: the window of block i + 1
+        for i in range(0, len(blocks), 64):
+            part = rows[blocks[i : i + 64] - 1] @ kernel()
+            np.maximum(out[i : i + 64], abs(part).max(axis=1), out=out[i : i + 64])
     return out
 
 
-class Analyser:
-    """Loudness, true peak and (optionally) per-block peaks and K-energies of a chunk stream.
+class PeakMeter:
+    """Streaming 8x true peak (the maximum) of float32 chunks of any length: only blocks
+    whose bound can beat the maximum so far are interpolated."""
 
-    The true-peak products run in a worker thread (they release the GIL) while the caller
-    K-weights. Feed chunks whose length is a multiple of BLK except the last. ``blocks``:
-    the stream's length in frames, to record per-block arrays (0: none).
-    """
-
-    def __init__(self, rate: int, channels: int, blocks: int = 0, oversample: int = OVERSAMPLE):
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
+    def __init__(self, channels: int):
         import numpy as np
 
-        self.meter = Meter(rate, channels)
-        self.blocks = blocks
-        h = _toeplitz()  # phases k/8, k = 1..7
-        self.even = np.ascontiguousarray(h[:, 1:7:2].reshape(2 * BLK, -1))  # the 4x grid
-        self.odd = (
-            np.ascontiguousarray(h[:, 0:7:2].reshape(2 * BLK, -1)) if oversample == 8 else None
-        )
-        self.hist = np.zeros((2 * BLK, channels), dtype=np.float32)
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="truepeak")
-        self.pending: deque = deque()
-        n = -(-blocks // BLK)  # per-block arrays for a stream of ``blocks`` frames (or none)
-        self.peaks, self.energy = np.zeros(n, np.float32), np.zeros(n, np.float32)
-        self.filled = [0, 0]  # blocks written into peaks, energy
-        self.first = True
+        self.tail = np.zeros((BLK, channels), dtype=np.float32)  # context, unfinished frames
         self.max = 0.0
 
-    def _block_peaks(self, buf: np.ndarray) -> np.ndarray:
-        """Block true peaks of buffer rows [BLK, len - BLK) (the rest is context).
-
-        Each block's oversampled values are one matrix product: its 2*BLK-frame window times
-        a Toeplitz matrix of the interpolation kernels. At 8x the four odd phases are
-        computed only for blocks whose 4x peak is within 2 dB of the loudest seen so far:
-        the 4x grid is a subset of the 8x one, and between grid points a band-limited signal
-        rises by at most 8 % of its peak, so a block under that threshold cannot hold the
-        maximum.
-        """
-        import numpy as np
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        nb = (len(buf) - 2 * BLK) // BLK
-        peak = np.abs(buf[BLK : BLK + nb * BLK]).max(axis=1).reshape(nb, BLK).max(axis=1)
-        for c in range(buf.shape[1]):
-            x = np.ascontiguousarray(buf[BLK - _HALF + 1 :, c])
-            rows = sliding_window_view(x, 2 * BLK)[::BLK][:nb]
-            np.maximum(peak, _interpolated_peaks(rows, self.even), out=peak)
-            if self.odd is not None and nb:
-                near = np.flatnonzero(peak >= 0.8 * max(self.max, float(peak.max())))
-                peak[near] = np.maximum(peak[near], _interpolated_peaks(rows[near], self.odd))
-        return peak
-
-    def _collect(self) -> None:
-        blocks = self.pending.popleft().result()
-        if self.first:  # the first job covers the virtual block before frame 0
-            blocks, self.first = blocks[1:], False
-        if blocks.size:
-            self.max = max(self.max, float(blocks.max()))
-        if self.blocks:
-            self._store(0, self.peaks, blocks)
-
-    def _submit(self, x: np.ndarray) -> None:
-        import numpy as np
-
-        buf = np.concatenate([self.hist, x])
-        self.hist = buf[-2 * BLK :]
-        self.pending.append(self.pool.submit(self._block_peaks, buf))
-        while len(self.pending) > 2:
-            self._collect()
-
     def feed(self, x: np.ndarray) -> None:
-
-        padded = pad_blocks(x)
-        self._submit(padded)
-        w = self.meter.feed(x)
-        if self.blocks:
-            self._store(1, self.energy, pad_blocks(w).reshape(-1, BLK).sum(axis=1))
-
-    def _store(self, which: int, dest: np.ndarray, values: np.ndarray) -> None:
-        i = self.filled[which]
-        dest[i : i + len(values)] = values
-        self.filled[which] = i + len(values)
-
-    def finish(self) -> None:
         import numpy as np
 
-        try:
-            self._submit(np.zeros((BLK, self.hist.shape[1]), dtype=np.float32))
-            while self.pending:
-                self._collect()
-        finally:
-            self.pool.shutdown(cancel_futures=True)
+        buf = np.concatenate([self.tail, x])
+        n = len(buf) // BLK * BLK
+        self.tail = buf[max(0, n - 2 * BLK) :]  # the last whole block is measured next time
+        if n < 3 * BLK:
+            return
+        peaks = sample_peaks(buf[:n])
+        self.max = max(self.max, float(peaks[1:-1].max()))
+        blocks = np.flatnonzero(peak_bounds(peaks)[1:-1] > self.max) + 1
+        if blocks.size:
+            self.max = max(self.max, float(true_peaks(buf[:n], blocks).max()))
 
-    def block_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(per-block true peak, per-block K-weighted energy), float32."""
+    def finish(self) -> float:
+        import numpy as np
 
-        return self.peaks, self.energy
-
-    @property
-    def lufs(self) -> float:
-        return self.meter.loudness()
-
-    @property
-    def true_peak(self) -> float:
+        pad = BLK + (-len(self.tail)) % BLK  # silence after the end
+        self.feed(np.zeros((pad, self.tail.shape[1]), dtype=np.float32))
         return db(self.max)
 
 
@@ -285,10 +238,8 @@ def pad_blocks(x: np.ndarray) -> np.ndarray:
 
 def analyse(chunks, rate: int, channels: int) -> tuple[float, float, int]:
     """(integrated LUFS, true peak dBTP, frames) of an iterable of float32 chunks."""
-    an = Analyser(rate, channels)
-    try:
-        for x in chunks:
-            an.feed(x)
-    finally:
-        an.finish()
-    return an.lufs, an.true_peak, an.meter.frames
+    meter, peak = Meter(rate, channels), PeakMeter(channels)
+    for x in chunks:
+        peak.feed(x)
+        meter.feed(x)
+    return meter.loudness(), peak.finish(), meter.frames

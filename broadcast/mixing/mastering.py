@@ -15,27 +15,57 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcast import files
 from broadcast.errors import MixError
 
-from . import MixResult, MixSettings, compose, ffmpeg
-from .limiter import gain_chunks, solve
-from .loudness import Analyser, Meter, analyse, load_numeric
+from . import compose, ffmpeg
+from .limiter import Plan, rendered
+from .loudness import Meter, analyse, load_numeric
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
 
-    from .compose import AudioSegment
 
 log = logging.getLogger(__name__)
 
 _TP_GUARD_DB = 0.1  # our reading must stay this far under the ceiling
 _LUFS_TOL = 0.3  # re-render when the measured loudness is further than this from target
 _ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """How a programme is mastered. Levels in LUFS/LU/dB, times in milliseconds."""
+
+    loudness_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    sample_rate: int = 44100
+    channels: int = 1
+    format: str = "mp3"  # mp3 | wav | ogg | m4a
+    bitrate: str = "128k"
+    intro: Path | None = None
+    outro: Path | None = None
+    bed: Path | None = None  # music bed under the voice
+    bed_duck_db: float = -22.0  # bed loudness relative to the voice while it speaks …
+    bed_pause_db: float = -12.0  # … and in its pauses
+    fade_ms: int = 400
+    gap_ms: int = 600  # silence between intro and voice, and voice and outro
+    intro_overlap_ms: int = 0  # >0: the voice starts this long before the intro ends
+    jingle_offset_lu: float = 0.0  # intro/outro loudness relative to the voice
+
+
+@dataclass(frozen=True)
+class MixResult:
+    path: Path
+    duration_s: float
+    lufs: float  # integrated loudness of the written file (BS.1770-4)
+    true_peak_dbtp: float  # 8x-oversampled true peak of the written file
+    intro_s: float  # where the voice starts
 
 
 def measure(path: Path) -> tuple[float, float]:
@@ -68,8 +98,13 @@ def _check_settings(s: MixSettings, out: Path) -> None:
         raise MixError("淡入淡出、间隔和重叠时间不能是负数，请检查设置")
 
 
-def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> MixResult:
+def master(
+    voice: Path | Sequence[Path], out: Path, settings: MixSettings, tags: Mapping[str, str] = {}
+) -> MixResult:
     """Master speech (one file or pieces to join) into a broadcast-ready programme at ``out``.
+
+    ``tags``: ffmpeg metadata keys (title, artist, album, date, …) written into the file
+    (ID3v2.3 for mp3), so the file is written once and its checksum is of the tagged file.
 
     ``voice`` may be TTS output or a pre-recorded lecture (mp3, m4a, wav, ogg, …). Raises
     :class:`MixError` (naming the file) for missing/corrupt/silent/too-short inputs or a
@@ -87,7 +122,7 @@ def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> Mi
             ffmpeg.check_input(Path(p))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)  # fail before the long work
-        return _master(pieces, out, settings)
+        return _master(pieces, out, settings, dict(tags))
     except OSError as e:  # disk full, no permission, …: say where and what to do
         where = e.filename or out.parent
         raise MixError(
@@ -95,8 +130,11 @@ def master(voice: Path | Sequence[Path], out: Path, settings: MixSettings) -> Mi
         ) from e
 
 
-def _compose(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[AudioSegment, int]:
-    """Decode every input (the jingles and bed in a side thread) and compose the programme."""
+def _compose(
+    pieces: list[Path], s: MixSettings, tmp: Path
+) -> tuple[Path, int, int, compose.Decoded]:
+    """Decode every input (the jingles and bed in a side thread) and compose the programme
+    into an int16 file; returns (that file, its frames, where the voice starts, the voice)."""
     from concurrent.futures import ThreadPoolExecutor
 
     rate, ch = s.sample_rate, s.channels
@@ -107,45 +145,14 @@ def _compose(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[AudioSegmen
             for name, p in extras.items()
             if p is not None
         }
-        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch, envelope=s.bed is not None)
+        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch)
         decoded = {name: job.result() for name, job in jobs.items()}
-    return compose.compose(voice, decoded, s)
-
-
-def _analysis(programme: AudioSegment, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-block true peaks and K-weighted energies of the composed programme."""
-    # 4x is enough to plan the limiter on; the read-back of the written file is 8x and a
-    # miss there (energy near 0.4 fs) re-renders under a lower ceiling
-    an = Analyser(programme.frame_rate, programme.channels, blocks=total, oversample=4)
-    try:
-        for s in range(0, total, ffmpeg.CHUNK):
-            an.feed(compose.frames(programme, s, min(total, s + ffmpeg.CHUNK)))
-    finally:
-        an.finish()
-    return an.block_arrays()
-
-
-def _rendered(
-    programme: AudioSegment, peaks: np.ndarray, gain_db: float, ceiling_db: float, total: int
-) -> Iterator[np.ndarray]:
-    """The programme times the limiter's gain (interpolated between block centres)."""
-    import numpy as np
-
-    from .loudness import BLK
-
-    g_lin, c_lin = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
-    chunks = gain_chunks(peaks, g_lin, c_lin, programme.frame_rate)
-    have, first = np.zeros(0, np.float32), 0  # the gains of blocks [first, first + len(have))
-    for s in range(0, total, ffmpeg.CHUNK):
-        e = min(total, s + ffmpeg.CHUNK)
-        b0, b1 = max(0, s // BLK - 1), min(len(peaks), e // BLK + 2)
-        while first + len(have) < b1:
-            have, first = np.concatenate([have[b0 - first :], next(chunks)]), b0
-        centres = np.arange(b0, b1) * BLK + (BLK - 1) / 2
-        g = np.interp(np.arange(s, e), centres, have[b0 - first : b1 - first])
-        x = compose.frames(programme, s, e)
-        x *= g.astype(np.float32)[:, None]
-        yield x
+    programme = tmp / "programme.s16"
+    with open(programme, "wb") as fh:
+        voice_start = compose.compose(voice, decoded, s, fh)
+    for d in (voice, *decoded.values()):
+        d.raw.unlink()
+    return programme, programme.stat().st_size // (2 * ch), voice_start, voice
 
 
 def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
@@ -167,7 +174,7 @@ def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
     return after - before if math.isfinite(before) and math.isfinite(after) else 0.0
 
 
-def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
+def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str]) -> MixResult:
     from concurrent.futures import ThreadPoolExecutor
 
     rate, target, tp_limit = s.sample_rate, s.loudness_lufs, s.true_peak_dbtp
@@ -175,43 +182,47 @@ def _master(pieces: list[Path], out: Path, s: MixSettings) -> MixResult:
         tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
     ):
-        programme, voice_start = _compose(pieces, s, Path(tmp))
-        total = int(programme.frame_count())
-        shift = pool.submit(lambda: 0.0)
-        if s.format != "wav":
-            excerpt = compose.frames(programme, voice_start, voice_start + 8 * rate)
-            shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
-        peaks, energy = _analysis(programme, total)
-        ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
-        aim = target - shift.result()  # what we ask the predictor for
-        delta_db = solve(aim, peaks, energy, total, rate, ceiling_db, 0.0)
-        tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
-        try:
-            for attempt in range(1, _ATTEMPTS + 1):
-                if attempt > 1:
-                    delta_db = solve(aim, peaks, energy, total, rate, ceiling_db, delta_db)
-                lufs, tp = ffmpeg.encode(
-                    _rendered(programme, peaks, delta_db, ceiling_db, total), total, s.format, rate, s.channels,
-                    s.bitrate, tmp_out, str(out),
-                )  # fmt: skip
-                log.info(
-                    "%s attempt %d: %.2f LUFS, %.2f dBTP (make-up %.2f dB, ceiling %.2f dBTP)",
-                    out.name, attempt, lufs, tp, delta_db, ceiling_db,
-                )  # fmt: skip
-                tp_ok = tp <= tp_limit - _TP_GUARD_DB
-                lufs_ok = abs(lufs - target) <= _LUFS_TOL
-                if tp_ok and lufs_ok:
-                    break
-                if not tp_ok:
-                    ceiling_db -= tp - (tp_limit - _TP_GUARD_DB) + 0.1
-                if not lufs_ok:
-                    aim += target - lufs
-            else:
-                log.warning(
-                    "%s: after %d attempts %.2f LUFS / %.2f dBTP (target %.1f / %.1f)",
-                    out, _ATTEMPTS, lufs, tp, target, tp_limit,
-                )  # fmt: skip
-            files.commit(tmp_out, out)
-        finally:
-            tmp_out.unlink(missing_ok=True)
+        path, total, voice_start, voice = _compose(pieces, s, Path(tmp))
+        with open(path, "rb") as fh:
+            shift = pool.submit(lambda: 0.0)
+            if s.format != "wav":
+                excerpt = compose.frames(
+                    fh, voice_start, min(total, voice_start + 8 * rate), s.channels
+                )
+                shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
+            alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
+            plan = Plan(fh, total, s, voice_start, voice if alone else None)
+            del voice
+            ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
+            aim = target - shift.result()  # what we ask the predictor for
+            delta_db = plan.solve(aim, ceiling_db, 0.0)
+            tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
+            try:
+                for attempt in range(1, _ATTEMPTS + 1):
+                    if attempt > 1:
+                        delta_db = plan.solve(aim, ceiling_db, delta_db)
+                    lufs, tp = ffmpeg.encode(
+                        rendered(plan, delta_db, ceiling_db), total, s.format, rate, s.channels,
+                        s.bitrate, tmp_out, str(out), tags,
+                    )  # fmt: skip
+                    log.info(
+                        "%s attempt %d: %.2f LUFS, %.2f dBTP (make-up %.2f dB, ceiling %.2f dBTP)",
+                        out.name, attempt, lufs, tp, delta_db, ceiling_db,
+                    )  # fmt: skip
+                    tp_ok = tp <= tp_limit - _TP_GUARD_DB
+                    lufs_ok = abs(lufs - target) <= _LUFS_TOL
+                    if tp_ok and lufs_ok:
+                        break
+                    if not tp_ok:
+                        ceiling_db -= tp - (tp_limit - _TP_GUARD_DB) + 0.1
+                    if not lufs_ok:
+                        aim += target - lufs
+                else:
+                    log.warning(
+                        "%s: after %d attempts %.2f LUFS / %.2f dBTP (target %.1f / %.1f)",
+                        out, _ATTEMPTS, lufs, tp, target, tp_limit,
+                    )  # fmt: skip
+                files.commit(tmp_out, out)
+            finally:
+                tmp_out.unlink(missing_ok=True)
     return MixResult(out, total / rate, lufs, tp, voice_start / rate)
