@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_emergency import emergency
 from .cli_options import (
     airing_filter_options,
     json_option,
@@ -518,18 +519,22 @@ def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) 
     "--at", "at", required=True, help='播出时间，如 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"。'
 )
 @targets_options
+@click.option("--relay", is_flag=True, help="上级转播（县、镇的节目）：优先于日常播出。")
 @pass_station
-def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: str | None) -> None:
+def schedule_add(
+    st: Station, item: str, at: str, villages: str | None, zones: str | None, relay: bool
+) -> None:
     """安排一次单次播出。ID 为稿件编号（播其当前节目）或 p+节目编号。
 
     \b
     例：broadcast schedule add 3 --at "2026-12-04 09:00"
         broadcast schedule add p5 --at "2026-12-04 09:00:30" --villages 青石村
         broadcast schedule add 3 --at "2026-12-04 09:00" --zones 东片
+        broadcast schedule add 7 --at "2026-12-04 10:00" --relay
     """
     from .schedule_db import add_oneoff
 
-    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones))
+    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones, relay))
 
 
 @schedule_group.command("remove")
@@ -611,6 +616,7 @@ def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
 
 log_group.add_command(log_export)
 cli.add_command(report)
+cli.add_command(emergency)
 
 
 @cli.group("service")

@@ -161,7 +161,14 @@ class Daemon:
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
         self.deadline: float | None = None  # `run --for`: the monotonic time to stop
         self._stopper: threading.Thread | None = None
-        self.on_air = threading.Lock()
+        self.on_air = threading.Lock()  # one airing at a time (held through take_air/give_air)
+        # priorities (应急 > 上级转播 > 日常): levels waiting for the air, and the airing on air
+        self.gate = threading.Condition()
+        self.waiting: list[int] = []
+        self.holder: int | None = None  # level holding on_air
+        self.current: tuple[int, Any] | None = None  # (level, playback.Stop) of the airing on air
+        self.behind: str | None = None  # the higher level the job now running waited behind
+        self._watcher: threading.Thread | None = None
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
         from .airlog import Journal
         from .playback import journal_path
@@ -296,7 +303,8 @@ class Daemon:
                     and not schedule.oneoff_airing(o, villages, rules).suppressed
                     and not airlog.exists(conn, f"oneoff:{o.id}", o.at.isoformat())
                 ):
-                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, "oneoff", o.id)
+                    kind = "relay" if o.kind == "relay" else "oneoff"
+                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, kind, o.id)
         return jobs
 
     def reconcile(self) -> None:
@@ -336,7 +344,7 @@ class Daemon:
                 DateTrigger(run_date=at),
                 args=[kind, at, oneoff_id],
                 id=job_id,
-                executor="airing",
+                executor="priority" if kind == "relay" else "airing",
                 # never skipped by APScheduler: `air` decides, so a late airing gets its reason
                 misfire_grace_time=None,
                 coalesce=True,
@@ -432,11 +440,54 @@ class Daemon:
         self.replan()
         self.log(f"配置文件已修改，已重新载入（{len(new.slots)} 个播出时段），按新配置安排播出")
 
+    def take_air(self, level: int, reason: str) -> bool:
+        """Wait for the output, higher levels first: a higher level interrupts a lower one on
+        air (recorded ``interrupted`` with ``reason``) and goes before lower ones waiting
+        (they 顺延 within their grace). Returns whether it had to wait."""
+        with self.gate:
+            self.waiting.append(level)
+            if self.current is not None and self.current[0] < level:
+                self.current[1].interrupt(reason)
+        waited = False
+        try:
+            while True:
+                if not self.on_air.acquire(blocking=False):
+                    with self.gate:
+                        if self.holder is not None and self.holder > level:
+                            self.behind = self.cfg.priorities.name(_KIND_OF[self.holder])
+                    waited = True
+                    self.on_air.acquire()
+                with self.gate:
+                    if max(self.waiting) <= level:
+                        self.holder = level
+                        return waited
+                self.on_air.release()  # a higher level is waiting: it goes first
+                waited = True
+                with self.gate:
+                    self.behind = self.cfg.priorities.name(_KIND_OF[max(self.waiting)])
+                    self.gate.wait_for(lambda: max(self.waiting) <= level)
+        finally:
+            with self.gate:
+                self.waiting.remove(level)
+                self.gate.notify_all()
+
+    def give_air(self) -> None:
+        with self.gate:
+            self.holder = None
+        self.on_air.release()
+
+    def outranked(self, level: int) -> str | None:
+        """The name of a higher level waiting for the air, or None."""
+        with self.gate:
+            top = max(self.waiting, default=0)
+        return self.cfg.priorities.name(_KIND_OF[top]) if top > level else None
+
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
-        waited = not self.on_air.acquire(blocking=False)
-        if waited:
-            self.on_air.acquire()
+        level = self.cfg.priorities.level(kind)
+        reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip("：")
+        self.behind = None
+        waited = self.take_air(level, reason)
         try:  # held while airing, so shutting down can wait for the row to be final
             # queued behind an airing: one was on air, or one ended the moment this job began
             self.waited = waited or (
@@ -447,7 +498,24 @@ class Daemon:
             self._fire(kind, at, oneoff_id)
         finally:
             self.last_end = (self.clock.monotonic(), self.now())
-            self.on_air.release()
+            self.give_air()
+
+    def _title(self, oneoff_id: int | None) -> str | None:
+        if oneoff_id is None:
+            return None
+        from sqlalchemy import select
+
+        from .db import oneoffs, scripts
+
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    select(scripts.c.title)
+                    .join(oneoffs, oneoffs.c.script_id == scripts.c.id)
+                    .where(oneoffs.c.id == oneoff_id)
+                ).scalar()
+        except Exception:  # noqa: BLE001 - only for the reason's wording
+            return None
 
     def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         from . import schedule, schedule_db
@@ -455,7 +523,7 @@ class Daemon:
         if self.stop.is_set():
             return
         try:
-            if kind == "oneoff":
+            if kind in ("oneoff", "relay"):
                 with self.engine.connect() as conn:
                     state = schedule_db.load_state(conn, self.cfg.station.tz)
                 one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
@@ -472,6 +540,10 @@ class Daemon:
             for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
                 if self.stop.is_set():
                     break
+                higher = self.outranked(1)
+                if higher is not None:  # the rest of an interrupted slot is not replayed later
+                    self.air(replace(planned, refused=f"{higher}插播，本时段其余节目不再补播"))
+                    continue
                 self.air(planned)
         except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
             from sqlalchemy.exc import SQLAlchemyError
@@ -488,13 +560,13 @@ class Daemon:
         """Nothing is silently skipped: an airing that could not even be attempted is `failed`."""
         from . import airlog
 
-        key = f"oneoff:{oneoff_id}" if kind == "oneoff" else f"{kind}#1"
+        key = f"oneoff:{oneoff_id}" if kind in ("oneoff", "relay") else f"{kind}#1"
         kept = self.journal.write(
             self.engine,
             "insert",
             values=dict(
                 schedule_key=key,
-                kind="oneoff" if kind == "oneoff" else "slot",
+                kind=kind if kind in ("oneoff", "relay") else "slot",
                 scheduled_at=at.isoformat(),
                 villages=(),
                 status="failed",
@@ -547,24 +619,84 @@ class Daemon:
             topic=p.topic,
         )
         remaining = (p.at + self.grace - self.now()).total_seconds() + LATE_TOLERANCE
-        if self.waited:  # it queued behind an airing
+        if self.waited and self.behind:  # 下级顺延: it waited behind a higher level
+            late = f"顺延：等待{self.behind}播出，超过宽限时间未能开始"
+        elif self.waited:  # it queued behind an airing
             late = None
         elif self.jumped is not None and self.jumped[1] > 0:
             late = f"系统时间向前跳变了 {self.jumped[1]:.0f} 秒，跳过了这次播出的宽限时间"
         else:
             late = "超过宽限时间仍未能开始（电脑休眠或过忙）"
-        air(
-            self.engine,
-            self.cfg,
-            req,
-            self.player,
-            self.now,
-            self.stop,
-            wait_seconds=remaining,
-            log=self.log,
-            late_reason=late,
-            journal=self.journal,
-        )
+        from .playback import Stop
+
+        this = Stop()
+        with self.gate:
+            self.current = (self.cfg.priorities.level(p.kind), this)
+        if self.stop.is_set():
+            this.set()
+        try:
+            air(
+                self.engine,
+                self.cfg,
+                req,
+                self.player,
+                self.now,
+                this,
+                wait_seconds=remaining,
+                log=self.log,
+                late_reason=late,
+                journal=self.journal,
+            )
+        finally:
+            with self.gate:
+                self.current = None
+
+    # --- emergencies ---
+
+    def watch_emergencies(self) -> None:
+        """Every POLL_SECONDS of monotonic time: air a pending emergency request."""
+        from .emergency import POLL_SECONDS
+
+        while not self.stop.wait(POLL_SECONDS):
+            try:
+                self.check_emergencies()
+            except Exception as e:  # noqa: BLE001 - the watcher must keep running
+                self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
+
+    def check_emergencies(self) -> None:
+        """Take the oldest pending emergency, interrupt what is on air, air it ``repeat`` times."""
+        from . import emergency
+        from .playback import Stop
+
+        em = emergency.claim_next(self.engine, self.now(), self.cfg.station.tz)
+        if em is None:
+            return
+        self.log(f"收到应急广播 {em.id}《{em.title}》，立即插播（{em.repeat} 遍）")
+        self.take_air(3, f"应急插播：{em.title}；被中断的节目不再补播")
+
+        def on_stop(s: Stop) -> None:
+            with self.gate:
+                self.current = (3, s)
+
+        try:
+            emergency.air_repeats(
+                self.engine,
+                self.cfg,
+                em,
+                self.player,
+                self.now,
+                self.stop,
+                operator=self.operator,
+                log=self.log,
+                journal=self.journal,
+                on_stop=on_stop,
+            )
+        finally:
+            with self.gate:
+                self.current = None
+            self.give_air()
+            emergency.mark(self.engine, em.id, "done")
+        self.log(f"应急广播 {em.id}《{em.title}》播出结束，恢复日常播出")
 
     # --- life cycle ---
 
@@ -587,7 +719,12 @@ class Daemon:
         self.scheduler = BlockingScheduler(
             timezone=self.cfg.station.tz,
             # airings go one by one, in the order they came due; control jobs never wait for them
-            executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
+            # relayed programmes have their own thread, so they can pre-empt a daily airing
+            executors={
+                "default": ThreadPoolExecutor(2),
+                "airing": ThreadPoolExecutor(1),
+                "priority": ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self._clocks = (self.clock.monotonic(), self.clock.time())  # a step from here on is seen
@@ -612,8 +749,12 @@ class Daemon:
             f"广播程序已启动（进程 {os.getpid()}，播放器：{self.player.name}"
             f"{'' if self.player.audible else '，无声卡，静音计时'}）"
         )
+        self._watcher = threading.Thread(
+            target=self.watch_emergencies, name="emergency", daemon=True
+        )
         try:
             self._reconciler.start()
+            self._watcher.start()
             self.scheduler.start()  # blocks until shutdown()
         finally:
             for s, h in previous.items():
@@ -625,6 +766,8 @@ class Daemon:
                 self.on_air.release()
             if self._reconciler.is_alive():
                 self._reconciler.join(15)
+            if self._watcher.is_alive():
+                self._watcher.join(30)
             from .airlog import KEPT
 
             kept = self.journal.write(
@@ -645,6 +788,9 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop airing now; the airing in progress is finalised as interrupted."""
         self.stop.set()
+        with self.gate:
+            if self.current is not None:
+                self.current[1].set()
         if self.scheduler is not None and self.scheduler.running and self._stopper is None:
             # wait=False: a waiting shutdown holds APScheduler's job-store lock while a running
             # reconcile job may need it (a deadlock); `run` waits for the airing itself instead
@@ -652,6 +798,9 @@ class Daemon:
                 target=self.scheduler.shutdown, kwargs={"wait": False}, daemon=True
             )
             self._stopper.start()
+
+
+_KIND_OF = {3: "emergency", 2: "relay", 1: "slot"}  # a level's kind, for its configured name
 
 
 def _what(p: Any) -> Any:

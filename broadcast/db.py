@@ -144,6 +144,9 @@ oneoffs = Table(
     Column("villages", VillageList, nullable=False),  # "all" or names
     Column("status", String(16), nullable=False),  # pending | removed
     Column("created_at", Text, nullable=False),
+    # v6: priority level and the zones asked for (villages above are already resolved)
+    Column("kind", String(8), nullable=False, server_default="daily"),  # daily | relay
+    Column("zones", VillageList),  # zone names given with --zones, or None
 )
 
 airings = Table(
@@ -153,7 +156,7 @@ airings = Table(
     # what made it air: "slot:07:00#1", "oneoff:12", "play:<timestamp>"; with scheduled_at unique,
     # so the same slot can never air twice at the same time
     Column("schedule_key", Text, nullable=False),
-    Column("kind", String(8), nullable=False),  # slot | oneoff | play
+    Column("kind", String(9), nullable=False),  # slot | oneoff | play | relay | emergency
     Column("slot_name", Text),
     Column("oneoff_id", Integer, ForeignKey("oneoffs.id")),
     Column("queue_entry_id", Integer, ForeignKey("queue_entries.id")),
@@ -175,6 +178,8 @@ airings = Table(
     Column("audience", Integer, nullable=False, server_default="0"),  # estimate, see report
     # v4: whether the player could be heard (False: the null player on a PC without a sound card)
     Column("audible", Boolean),
+    # v6: the zones the airing covered in full (hooks get them as {zones}; the report counts them)
+    Column("zones", VillageList),
     UniqueConstraint("schedule_key", "scheduled_at", name="uq_airings_key_time"),
 )
 Index("ix_airings_scheduled", airings.c.scheduled_at)
@@ -189,6 +194,24 @@ daemon_runs = Table(
     Column("started_at", Text, nullable=False),
     Column("last_seen", Text, nullable=False),  # heartbeat: the daemon was running until here
     Column("stopped_at", Text),
+)
+
+
+# v6: emergency notices (应急插播). The CLI produces the programme, then writes a request here;
+# the running daemon picks it up within a second, interrupts what is on air and airs it.
+emergencies = Table(
+    "emergencies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("programme_id", Integer, ForeignKey("programmes.id"), nullable=False),
+    Column("villages", VillageList, nullable=False),  # names (resolved, never "all")
+    Column("zones", VillageList),  # zone names given with --zones, or None
+    Column("repeat", Integer, nullable=False),
+    Column("requested_at", Text, nullable=False),
+    # pending -> airing -> done (the daemon) | aired (`--now`, from the CLI)
+    Column("status", String(8), nullable=False),
+    Column("handled_at", Text),
 )
 
 
@@ -217,7 +240,7 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    for table in (oneoffs, _as_of(airings, ("audible",)), daemon_runs):
+    for table in (_as_of(oneoffs, ONEOFF_V6), _as_of(airings, ("audible", "zones")), daemon_runs):
         table.create(conn)
 
 
@@ -238,6 +261,20 @@ def _v5(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_checked_at TEXT"))
 
 
+ONEOFF_V6 = ("kind", "zones")
+
+
+def _v6(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    if conn.dialect.name != "sqlite":  # "emergency" is 9 characters (SQLite ignores the length)
+        conn.execute(text("ALTER TABLE airings ALTER COLUMN kind TYPE VARCHAR(9)"))
+    conn.execute(text("ALTER TABLE oneoffs ADD COLUMN kind VARCHAR(8) NOT NULL DEFAULT 'daily'"))
+    conn.execute(text("ALTER TABLE oneoffs ADD COLUMN zones TEXT"))
+    conn.execute(text("ALTER TABLE airings ADD COLUMN zones TEXT"))
+    emergencies.create(conn)
+
+
 # (version, description, step). Append only; never edit a step that has shipped.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "scripts and queue", _v1),
@@ -245,6 +282,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "airing log, one-off airings, daemon runs", _v3),
     (4, "airings record whether the airing was audible", _v4),
     (5, "programmes: listen check", _v5),
+    (6, "emergencies; one-offs get a priority kind and zones; airings record zones", _v6),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -267,6 +267,20 @@ def output_lock(path: Path, timeout: float, stop: threading.Event) -> Iterator[b
 # --- one airing ---
 
 
+class Stop(threading.Event):
+    """A stop signal for one airing that can say why: the daemon stopping (no reason) or a
+    higher priority taking the air (``reason``, e.g. 应急插播：《…》), which :func:`air`
+    writes into the interrupted row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def interrupt(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
+
+
 @dataclass(frozen=True)
 class Request:
     """An airing to carry out now (from a slot, a one-off, or `broadcast play`)."""
@@ -282,6 +296,7 @@ class Request:
     oneoff_id: int | None = None
     title: str | None = None
     topic: str | None = None
+    note: str | None = None  # always part of the record (应急插播，不受静音时段限制)
 
 
 @dataclass(frozen=True)
@@ -335,6 +350,7 @@ def air(
 
     audience = airlog.estimate_audience(req.villages, cfg.villages, cfg.report.audience_factor)
     what = airlog.What(title=req.title, topic=req.topic, queue_entry_id=req.queue_entry_id)
+    zones = zones_of(req.villages, cfg.zones)  # covered in full
     programme = None
     if req.programme_id is not None:
         with engine.connect() as conn:
@@ -359,6 +375,7 @@ def air(
         what=what,
         slot_name=req.slot_name,
         oneoff_id=req.oneoff_id,
+        zones=zones,
     )
 
     def record(status: str, reason: str) -> Outcome:
@@ -401,7 +418,7 @@ def air(
                 return Outcome(None, "duplicate")
         values = dict(
             villages="，".join(req.villages),
-            zones="，".join(zones_of(req.villages, cfg.zones)),  # zones covered in full
+            zones="，".join(zones),
             title=programme.title,
             programme=str(programme.id),
             file=programme.file,
@@ -434,7 +451,7 @@ def air(
         late = (started - req.scheduled_at).total_seconds()
         log(
             f"{req.scheduled_at:%H:%M:%S} 开始播出《{programme.title}》（{'、'.join(req.villages)}）"
-            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind != "play" else "")
+            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind not in ("play", "emergency") else "")
         )
 
         def on_progress(seconds: float) -> None:
@@ -462,6 +479,8 @@ def air(
             played, finished = player.play(
                 Path(programme.file), programme.duration_s, stop, on_progress
             )
+            if not finished and getattr(stop, "reason", None):  # a higher priority took the air
+                reason = stop.reason  # type: ignore[attr-defined]
             if finished:
                 status, reason = "completed", None
                 if not player.audible:
@@ -480,6 +499,8 @@ def air(
             played = time.monotonic() - t0
             raise
         finally:  # never leave the row `started`
+            if req.note:
+                reason = f"{req.note}；{reason}" if reason else req.note
             kept = journal.write(
                 engine,
                 "finish",
