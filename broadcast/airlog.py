@@ -73,7 +73,7 @@ class Airing:
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["villages"] = list(self.villages)
-        d["zones"] = list(self.zones or ())
+        d["zones"] = list(self.zones) if self.zones is not None else None
         return d
 
 

@@ -485,7 +485,9 @@ class Daemon:
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
         level = self.cfg.priorities.level(kind)
-        reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip("：")
+        reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip(
+            "："
+        )
         self.behind = None
         waited = self.take_air(level, reason)
         try:  # held while airing, so shutting down can wait for the row to be final

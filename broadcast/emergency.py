@@ -188,7 +188,9 @@ def produce(engine: Engine, cfg: Config, req: Checked, now: datetime) -> Any:
             title=req.title,
             recordings=cfg.audio.recordings,
         )
-    out = programmes.produce_one(engine, emergency_config(cfg), added.script, now_iso=now.isoformat())
+    out = programmes.produce_one(
+        engine, emergency_config(cfg), added.script, now_iso=now.isoformat()
+    )
     return out.programme
 
 
@@ -356,7 +358,9 @@ def send(
     from .console import villages_text
     from .playback import make_player
 
-    req = check(cfg, text=text, file=file, villages=villages, zones=zones, repeat=repeat, title=title)
+    req = check(
+        cfg, text=text, file=file, villages=villages, zones=zones, repeat=repeat, title=title
+    )
     running = daemon_running(cfg)
     if not running and not now_flag:
         raise EmergencyError(
@@ -376,7 +380,13 @@ def send(
     with engine.begin() as conn:
         new_id = insert(conn, req, prog.id, clock(), "airing")
     em = Emergency(
-        new_id, req.title, prog.id, req.villages, req.zones, req.repeat, now.astimezone(cfg.station.tz)
+        new_id,
+        req.title,
+        prog.id,
+        req.villages,
+        req.zones,
+        req.repeat,
+        now.astimezone(cfg.station.tz),
     )
     import signal
 
@@ -411,7 +421,11 @@ def send(
         return f"应急广播 {new_id}《{req.title}》已在本机播出 {done} 遍，覆盖{covered}"
     from .airlog import STATUS_LABELS
 
-    said = "；".join(f"{STATUS_LABELS.get(o.status, o.status)}：{o.reason}" for o in outs if o.status != "completed")
+    said = "；".join(
+        f"{STATUS_LABELS.get(o.status, o.status)}：{o.reason}"
+        for o in outs
+        if o.status != "completed"
+    )
     raise EmergencyError(
         f"应急广播 {new_id}《{req.title}》只播完 {done} / {req.repeat} 遍（{said or '已停止'}）"
     )

@@ -451,7 +451,11 @@ def air(
         late = (started - req.scheduled_at).total_seconds()
         log(
             f"{req.scheduled_at:%H:%M:%S} 开始播出《{programme.title}》（{'、'.join(req.villages)}）"
-            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind not in ("play", "emergency") else "")
+            + (
+                f"，比预定时间晚 {late:.0f} 秒"
+                if late >= 5 and req.kind not in ("play", "emergency")
+                else ""
+            )
         )
 
         def on_progress(seconds: float) -> None:

@@ -115,6 +115,7 @@ def test_version_1_database_with_rows_migrates_without_loss(tmp_path):
             3,
             4,
             5,
+            6,
         ]
 
 
