@@ -588,14 +588,16 @@ def _logger(st: Station):
 @cli.command("play")
 @click.argument("item", metavar="ID")
 @villages_option
+@click.option("--override", is_flag=True, help="在静音时段内也播出（记入播出记录）。")
 @pass_station
-def play(st: Station, item: str, villages: str | None) -> None:
+def play(st: Station, item: str, villages: str | None, override: bool) -> None:
     """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
     import getpass
 
     from .playback import play_now
 
-    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, getpass.getuser(), _logger(st)))
+    user = getpass.getuser()
+    click.echo(play_now(st.engine, st.cfg, item, villages, st.now, user, _logger(st), override))
 
 
 @cli.group("log")

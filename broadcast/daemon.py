@@ -168,6 +168,7 @@ class Daemon:
         self.holder: int | None = None  # level holding on_air
         self.current: tuple[int, Any] | None = None  # (level, playback.Stop) of the airing on air
         self.behind: str | None = None  # the higher level the job now running waited behind
+        self.last_level = 1  # the level of the job that ended at last_end
         self._watcher: threading.Thread | None = None
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
         from .airlog import Journal
@@ -492,14 +493,18 @@ class Daemon:
         waited = self.take_air(level, reason)
         try:  # held while airing, so shutting down can wait for the row to be final
             # queued behind an airing: one was on air, or one ended the moment this job began
-            self.waited = waited or (
+            just_ended = (
                 self.last_end is not None
                 and self.clock.monotonic() - self.last_end[0] < 1.0
                 and at < self.last_end[1]
             )
+            if just_ended and self.last_level > level:  # it came due behind a higher level
+                self.behind = self.cfg.priorities.name(_KIND_OF[self.last_level])
+            self.waited = waited or just_ended
             self._fire(kind, at, oneoff_id)
         finally:
             self.last_end = (self.clock.monotonic(), self.now())
+            self.last_level = level
             self.give_air()
 
     def _title(self, oneoff_id: int | None) -> str | None:

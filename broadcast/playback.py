@@ -541,9 +541,12 @@ def play_now(
     clock: Callable[[], datetime],
     operator: str,
     log: Callable[[str], None],
+    override: bool = False,
 ) -> str:
-    """`broadcast play`: air a programme now on this PC, recorded like any airing."""
+    """`broadcast play`: air a programme now on this PC, recorded like any airing. Quiet
+    hours apply (噪声污染防治法) unless ``override`` (`--override`), which the record states."""
     from . import programmes, queue, scripts
+    from .rules import quiet_conflict
     from .schedule import resolve_villages
 
     chosen = queue.parse_villages(villages, cfg.villages)
@@ -551,6 +554,16 @@ def play_now(
         prog, _ = programmes.for_item(conn, item)
         topic = scripts.get(conn, prog.script_id).topic
     now = clock()
+    window = quiet_conflict(now, prog.duration_s, cfg.rules)
+    note = None
+    if window is not None and not override:
+        into = "现在是" if window.contains(now.time()) else "播完前会进入"
+        raise PlaybackError(
+            f"{into}静音时段 {window}，不能播出（{window.law()}）；"
+            "紧急情况请用 `broadcast emergency`，确需播出请加 --override"
+        )
+    if window is not None:
+        note = f"手动越过静音时段 {window} 播出（--override）"
     req = Request(
         key=f"play:{now.isoformat()}",
         kind="play",
@@ -560,6 +573,7 @@ def play_now(
         programme_id=prog.id,
         title=prog.title,
         topic=topic,
+        note=note,
     )
     stop = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
