@@ -221,8 +221,8 @@ def recover(conn: Connection, now_iso: str, include_play: bool = True) -> list[i
     from .db import airings as a
 
     stmt = select(a.c.id).where(a.c.status == "started")
-    if not include_play:
-        stmt = stmt.where(a.c.kind != "play")
+    if not include_play:  # `broadcast emergency --now` airs from the CLI like `play`
+        stmt = stmt.where(a.c.kind.not_in(("play", "emergency")))
     ids = [r.id for r in conn.execute(stmt)]
     if ids:
         conn.execute(

@@ -662,8 +662,16 @@ class Daemon:
 
     def watch_emergencies(self) -> None:
         """Every POLL_SECONDS of monotonic time: air a pending emergency request."""
-        from .emergency import POLL_SECONDS
+        from .emergency import POLL_SECONDS, STALE_MINUTES, expire_stale
 
+        try:
+            n = expire_stale(self.engine, self.now())
+            if n:
+                self.log(
+                    f"有 {n} 条应急广播请求在广播程序停止期间发出、已超过 {STALE_MINUTES} 分钟，不再播出"
+                )
+        except Exception as e:  # noqa: BLE001 - the watcher must keep running
+            self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
         while not self.stop.wait(POLL_SECONDS):
             try:
                 self.check_emergencies()

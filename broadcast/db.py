@@ -211,7 +211,8 @@ emergencies = Table(
     Column("zones", VillageList),  # zone names given with --zones, or None
     Column("repeat", Integer, nullable=False),
     Column("requested_at", Text, nullable=False),
-    # pending -> airing -> done | failed (the daemon); aired (`--now`, from the CLI)
+    # pending -> airing -> done | failed (the daemon), or expired (not seen in time);
+    # aired (`--now`, from the CLI)
     Column("status", String(8), nullable=False),
     Column("handled_at", Text),
 )

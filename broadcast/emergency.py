@@ -18,6 +18,7 @@ blackouts (噪声污染防治法 §64: 紧急情况除外); their record says so
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ EDGE_TIMEOUT_SECONDS = 3  # edge-tts must answer within this, or the offline voi
 DEFAULT_TITLE = "应急通知"
 TOPIC = "应急"
 CHIME = "chime.wav"
+STALE_MINUTES = 10  # a request the daemon did not see within this is not aired any more
 
 
 class EmergencyError(BroadcastError):
@@ -83,8 +85,6 @@ def check(
     title: str | None,
 ) -> Checked:
     """Every bad input as one line (EmergencyError / QueueError), before any write."""
-    import re
-
     from .queue import parse_targets
     from .schedule import resolve_villages
 
@@ -194,13 +194,77 @@ def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
 
 
 def produce(engine: Engine, cfg: Config, script_id: int, now: datetime) -> Any:
-    """The notice's programme (chime in front; see :func:`emergency_config`)."""
+    """The notice's programme (chime in front; see :func:`emergency_config`), mixed in one
+    ffmpeg pass (:func:`quick_master`)."""
     from . import programmes, scripts
 
     with engine.connect() as conn:
         script = scripts.get(conn, script_id)
-    out = programmes.produce_one(engine, emergency_config(cfg), script, now_iso=now.isoformat())
+    out = programmes.produce_one(
+        engine, emergency_config(cfg), script, now_iso=now.isoformat(), mix=quick_master
+    )
     return out.programme
+
+
+GAP_SECONDS = 0.6  # between the chime and the voice
+CHIME_OFFSET_LU = -1.0  # the chime a little below the voice
+
+
+def quick_master(voice: Any, out: Path, settings: Any) -> Any:
+    """Chime, a short gap, the voice: one ffmpeg pass instead of the mastering loop (which
+    takes seconds): single-pass ``loudnorm`` to the station's loudness and true-peak ceiling on
+    each part, and ffmpeg's ``ebur128`` measures the result for the programme record. A few
+    tenths of an LU less exact than :func:`mixing.master`; seconds faster, which is what counts
+    here."""
+    import subprocess
+
+    from .errors import MixError
+    from .files import atomic_path
+    from .mixing import MixResult, probe_duration
+
+    pieces = [Path(voice)] if isinstance(voice, (str, Path)) else [Path(p) for p in voice]
+    chime = settings.intro
+    rate, target, ceiling = settings.sample_rate, settings.loudness_lufs, settings.true_peak_dbtp
+    norm = f"loudnorm=I={target}:TP={ceiling - 0.5}:LRA=11"
+    fmt = f"aresample={rate},aformat=sample_fmts=s16:channel_layouts=mono"
+    inputs: list[str] = []
+    parts: list[str] = []
+    graph: list[str] = []
+    if chime is not None:
+        inputs += ["-i", str(chime)]
+        graph.append(f"[0:a]loudnorm=I={target + CHIME_OFFSET_LU}:TP={ceiling - 0.5},{fmt}[c]")
+        graph.append(f"anullsrc=r={rate}:cl=mono,atrim=duration={GAP_SECONDS},{fmt}[g]")
+        parts += ["[c]", "[g]"]
+    first = len(inputs) // 2
+    for piece in pieces:
+        inputs += ["-i", str(piece)]
+    joined = "".join(f"[{first + i}:a]" for i in range(len(pieces)))
+    graph.append(f"{joined}concat=n={len(pieces)}:v=0:a=1,{norm},{fmt}[v]")
+    parts.append("[v]")
+    graph.append(
+        f"{''.join(parts)}concat=n={len(parts)}:v=0:a=1,ebur128=peak=true:framelog=verbose[out]"
+    )
+    with atomic_path(out) as tmp:
+        run = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", *inputs]
+            + ["-filter_complex", ";".join(graph), "-map", "[out]"]
+            + ["-c:a", "pcm_s16le", "-f", "wav", "-y", str(tmp)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise MixError(f"应急通知混音失败（ffmpeg）：{run.stderr.strip()[-200:]}")
+    summary = run.stderr[run.stderr.rfind("Summary:") :]
+    lufs = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    intro_s = probe_duration(chime) + GAP_SECONDS if chime is not None else 0.0
+    return MixResult(
+        path=out,
+        duration_s=probe_duration(out),
+        lufs=float(lufs[1]) if lufs else target,
+        true_peak_dbtp=float(peak[1]) if peak and peak[1] != "-inf" else ceiling,
+        intro_s=intro_s,
+    )
 
 
 def warm_up(cfg: Config) -> str | None:
@@ -251,6 +315,31 @@ def insert(
             )
         )
     )
+
+
+def expire_stale(engine: Engine, now: datetime) -> int:
+    """Requests left pending longer than STALE_MINUTES (the daemon died before it saw them)
+    are not aired any more: an old warning is worse than none. Returns how many."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from .db import emergencies as e
+
+    limit = now - timedelta(minutes=STALE_MINUTES)
+    with engine.begin() as conn:
+        ids = [
+            r.id
+            for r in conn.execute(select(e.c.id, e.c.requested_at).where(e.c.status == "pending"))
+            if datetime.fromisoformat(r.requested_at) < limit
+        ]
+        if ids:
+            conn.execute(
+                e.update()
+                .where(e.c.id.in_(ids))
+                .values(status="expired", handled_at=now.isoformat())
+            )
+    return len(ids)
 
 
 def claim_next(engine: Engine, now: datetime, tz: Any) -> Emergency | None:

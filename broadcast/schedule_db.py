@@ -216,7 +216,9 @@ def listing(
     rows = [
         (
             p.at.strftime("%m-%d %H:%M:%S"),
-            f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
+            (f"{'转播' if p.kind == 'relay' else '单次'} {p.oneoff.id}")
+            if p.oneoff
+            else f"{p.slot_name or '定时'}",
             "（不播出）" if p.suppressed else (cut(p.title, 30) if p.title else "（无可播节目）"),
             p.topic or "",
             p.suppressed or p.refused or _remark(p.programme_id, heard(p.programme_id)),

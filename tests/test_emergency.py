@@ -95,8 +95,27 @@ def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_s
     assert "恢复日常播出" in d.text()
 
 
+def stale_request(bc, minutes: float) -> None:
+    """A request written ``minutes`` ago that no daemon saw (it died first)."""
+    from broadcast import config, db, emergency
+
+    cfg = config.load(str(bc.config))
+    engine = db.open_station(cfg.database_url, now().isoformat())
+    try:
+        req = emergency.check(
+            cfg, text="旧的通知。", file=None, villages=None, zones=None, repeat=1, title="旧通知"
+        )
+        written = now() - timedelta(minutes=minutes)
+        script_id = emergency.store(engine, cfg, req, written)
+        with engine.begin() as conn:
+            emergency.insert(conn, req, script_id, None, written, "pending")
+    finally:
+        engine.dispose()
+
+
 def test_emergency_while_nothing_is_on_air(air_station):
     bc = air_station
+    stale_request(bc, 20)
     d = Daemon(bc, "--for", "60")
     r = bc(
         "emergency",
@@ -111,12 +130,13 @@ def test_emergency_while_nothing_is_on_air(air_station):
     assert r.exit_code == 0, r.output
     wait_for(lambda: len(kinds(bc, "emergency")) == 1, 30)
     stop(d)
-    (row,) = airings(bc)
-    (em,) = emergencies(bc)
+    (row,) = airings(bc)  # the stale request was not aired
+    old, em = emergencies(bc)
+    assert old["status"] == "expired" and "有 1 条应急广播请求" in d.text()
     assert (row["title"], row["status"], row["schedule_key"]) == (
         "停水",
         "completed",
-        "emergency:1#1",
+        "emergency:2#1",
     )
     assert json.loads(em["zones"]) == ["东片"]
     east = ["青石村", "东岭村", "石桥村"]  # [zones] 东片 of the sample config
