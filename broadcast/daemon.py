@@ -826,9 +826,10 @@ class Daemon:
         try:
             loaded = warm_up(self.cfg)
         except Exception as e:  # noqa: BLE001 - a cold start later is slower, not broken
-            self.log(f"警告：应急广播语音预热失败（{e.__class__.__name__}: {str(e)[:200]}）")
+            if not self.stop.is_set():  # stopping closes the worker under it: not a failure
+                self.log(f"警告：应急广播语音预热失败（{e.__class__.__name__}: {str(e)[:200]}）")
             return
-        if loaded:
+        if loaded and not self.stop.is_set():
             self.log(f"应急广播语音已就绪（{loaded}，用时 {self.clock.monotonic() - t0:.1f} 秒）")
 
     def upgrade_voices(self) -> None:

@@ -110,9 +110,20 @@ def test_scripts_with_nothing_to_read_and_silent_recordings_leave_nothing(bc, tm
 
 
 def corrupt(db: Path) -> None:
+    """The root pages of the tables the commands read and of their indexes (wherever the
+    schema version put them)."""
+    with sqlite3.connect(db) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        roots = [
+            r[0]
+            for r in conn.execute(
+                "select rootpage from sqlite_master where tbl_name in ('scripts', 'airings')"
+            )
+        ]
+    conn.close()
     data = bytearray(db.read_bytes())
-    mid = len(data) // 2
-    data[mid : mid + 4096] = b"\xff" * 4096
+    for page in roots:
+        data[(page - 1) * size : page * size] = b"\xff" * size
     db.write_bytes(bytes(data))
 
 
