@@ -297,3 +297,14 @@ def test_one_offs_store_their_zones_and_relay_kind(air_station):
     assert rows == [("daily", '["东片"]'), ("relay", None)]
     listed = json.loads(bc("schedule", "list", "--days", "1", "--json").output)
     assert [p["kind"] for p in listed if p["oneoff_id"]] == ["oneoff", "relay"]
+
+
+def test_priority_names_must_differ(bc):
+    text = bc.config.read_text(encoding="utf-8").replace('daily = "日常"', 'daily = "应急"')
+    bc.config.write_text(text, encoding="utf-8")
+    r = bc("config", "check")
+    assert r.exit_code == 1
+    assert (
+        "config.toml: priorities: 三个级别的名称不能相同（应急、上级转播、应急）；请改成不同的名称"
+        in r.output
+    )
