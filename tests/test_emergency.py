@@ -17,6 +17,7 @@ import subprocess
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import ebur128
 from fake_clock import Driver
 from test_daemon import Daemon, airings, configure, now, one_off, stop, wait_for
 
@@ -225,6 +226,8 @@ def test_now_airs_it_here_exempt_from_quiet_hours_and_is_reported(air_station, i
     assert len(instant_player.played) == 3
     chimed = instant_player.played[-1][0]
     assert chimed.suffix == ".wav" and instant_player.played[-1][1] > 2.6  # chime + speech
+    lufs, peak = ebur128(chimed)  # measured by ffmpeg alone: the one-pass mix is on target
+    assert abs(lufs - -16.0) <= 1.0 and peak <= -1.0
     played, *ems = airings(bc)
     assert played["kind"] == "play" and "手动越过静音时段" in played["reason"]
     assert [(r["kind"], r["status"]) for r in ems] == [("emergency", "completed")] * 2
