@@ -748,7 +748,11 @@ def log_listing(
             a.scheduled_at[5:19].replace("T", " "),
             (a.started_at or "")[11:19],
             f"{a.seconds_played / 60:.1f}",
-            cut(a.title or "", 26),
+            # emergency and relay airings are marked: they are not the station's 普法 programmes
+            cut(
+                (f"【{KIND_LABELS[a.kind]}】" if a.kind in SPECIAL_KINDS else "") + (a.title or ""),
+                26,
+            ),
             a.topic or "",
             airlog.STATUS_LABELS[a.status],
             cut(villages_text(a.villages, list(cfg.villages)), 16),

@@ -243,6 +243,8 @@ def test_now_airs_it_here_exempt_from_quiet_hours_and_is_reported(air_station, i
     assert bc("log", "export", "-o", str(out)).exit_code == 0
     kinds_column = [line.rsplit(",", 1)[1] for line in out.read_text("utf-8-sig").splitlines()]
     assert kinds_column == ["类别", "手动", "应急插播", "应急插播"]
+    listed = bc("log", "list").output
+    assert listed.count("【应急插播】应急通知") == 2
 
 
 def test_a_recorded_notice_airs_with_the_chime(air_station, instant_player, tmp_path):
