@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python bench/export.py --rows 20000
 	$(BIN)/python bench/lateness.py --count 5 --spacing 3
 	$(BIN)/python bench/voices.py --scripts 2
+	$(BIN)/python bench/emergency.py --runs 5
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
 # with its own station.db and programmes, so it never touches the real station. It runs the whole

@@ -32,6 +32,17 @@ STATUS_LABELS = {
     "failed": "失败",
     "missed": "未播出",
 }
+# What made an airing: daily service (slot, one-off, manual play), a relayed county/town
+# programme (上级转播), an emergency notice (应急插播). Relay and emergency are counted apart
+# from the 普法 figures in exports and the report.
+KIND_LABELS = {
+    "slot": "定时",
+    "oneoff": "单次",
+    "play": "手动",
+    "relay": "上级转播",
+    "emergency": "应急插播",
+}
+SPECIAL_KINDS = ("relay", "emergency")
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,12 @@ class Airing:
     operator: str
     audience: int
     audible: bool | None = None  # None: nothing was played (missed, failed before playback)
+    zones: tuple[str, ...] | None = None  # zones covered in full (v6; None before)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["villages"] = list(self.villages)
+        d["zones"] = list(self.zones) if self.zones is not None else None
         return d
 
 
@@ -120,6 +133,7 @@ def insert(
     ended_at: str | None = None,
     reason: str | None = None,
     audible: bool | None = None,
+    zones: Iterable[str] = (),
 ) -> int | None:
     """Insert one airing row; None when that slot and time already has one (never twice)."""
     from sqlalchemy.exc import IntegrityError
@@ -144,6 +158,7 @@ def insert(
         operator=operator,
         audience=audience,
         audible=audible,
+        zones=tuple(zones) or None,
         **_values(what),
     )
     from . import chain
@@ -218,8 +233,8 @@ def recover(conn: Connection, now_iso: str, include_play: bool = True) -> list[i
     from .db import airings as a
 
     stmt = select(a.c.id).where(a.c.status == "started")
-    if not include_play:
-        stmt = stmt.where(a.c.kind != "play")
+    if not include_play:  # `broadcast emergency --now` airs from the CLI like `play`
+        stmt = stmt.where(a.c.kind.not_in(("play", "emergency")))
     ids = [r.id for r in conn.execute(stmt)]
     if ids:
         conn.execute(

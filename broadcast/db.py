@@ -144,6 +144,9 @@ oneoffs = Table(
     Column("villages", VillageList, nullable=False),  # "all" or names
     Column("status", String(16), nullable=False),  # pending | removed
     Column("created_at", Text, nullable=False),
+    # v6: priority level and the zones asked for (villages above are already resolved)
+    Column("kind", String(8), nullable=False, server_default="daily"),  # daily | relay
+    Column("zones", VillageList),  # zone names given with --zones, or None
 )
 
 airings = Table(
@@ -153,7 +156,7 @@ airings = Table(
     # what made it air: "slot:07:00#1", "oneoff:12", "play:<timestamp>"; with scheduled_at unique,
     # so the same slot can never air twice at the same time
     Column("schedule_key", Text, nullable=False),
-    Column("kind", String(8), nullable=False),  # slot | oneoff | play
+    Column("kind", String(9), nullable=False),  # slot | oneoff | play | relay | emergency
     Column("slot_name", Text),
     Column("oneoff_id", Integer, ForeignKey("oneoffs.id")),
     Column("queue_entry_id", Integer, ForeignKey("queue_entries.id")),
@@ -175,6 +178,8 @@ airings = Table(
     Column("audience", Integer, nullable=False, server_default="0"),  # estimate, see report
     # v4: whether the player could be heard (False: the null player on a PC without a sound card)
     Column("audible", Boolean),
+    # v6: the zones the airing covered in full (hooks get them as {zones}; the report counts them)
+    Column("zones", VillageList),
     UniqueConstraint("schedule_key", "scheduled_at", name="uq_airings_key_time"),
 )
 Index("ix_airings_scheduled", airings.c.scheduled_at)
@@ -222,6 +227,27 @@ Index("ix_airing_events_airing", airing_events.c.airing_id, airing_events.c.seq)
 Index("ix_airing_events_at", airing_events.c.at)
 
 
+# v6: emergency notices (应急插播). The CLI stores the text (or recording) as a script and writes
+# a request here; the running daemon picks it up within a second, interrupts what is on air,
+# produces it with its warm voice and airs it. `--now` (no daemon) produces in the CLI.
+emergencies = Table(
+    "emergencies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("script_id", Integer, ForeignKey("scripts.id"), nullable=False),
+    Column("programme_id", Integer, ForeignKey("programmes.id")),  # set once produced
+    Column("villages", VillageList, nullable=False),  # names (resolved, never "all")
+    Column("zones", VillageList),  # zone names given with --zones, or None
+    Column("repeat", Integer, nullable=False),
+    Column("requested_at", Text, nullable=False),
+    # pending -> airing -> done | failed (the daemon), or expired (not seen in time);
+    # aired (`--now`, from the CLI)
+    Column("status", String(8), nullable=False),
+    Column("handled_at", Text),
+)
+
+
 def _as_of(table: Table, later_columns: tuple[str, ...]) -> Table:
     """``table`` as an earlier migration created it: without the columns added later."""
     old = MetaData()
@@ -247,7 +273,7 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    for table in (oneoffs, _as_of(airings, ("audible",)), daemon_runs):
+    for table in (_as_of(oneoffs, ONEOFF_V6), _as_of(airings, ("audible", "zones")), daemon_runs):
         table.create(conn)
 
 
@@ -268,6 +294,20 @@ def _v5(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE programmes ADD COLUMN listen_checked_at TEXT"))
 
 
+ONEOFF_V6 = ("kind", "zones")
+
+
+def _v6(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    if conn.dialect.name != "sqlite":  # "emergency" is 9 characters (SQLite ignores the length)
+        conn.execute(text("ALTER TABLE airings ALTER COLUMN kind TYPE VARCHAR(9)"))
+    conn.execute(text("ALTER TABLE oneoffs ADD COLUMN kind VARCHAR(8) NOT NULL DEFAULT 'daily'"))
+    conn.execute(text("ALTER TABLE oneoffs ADD COLUMN zones TEXT"))
+    conn.execute(text("ALTER TABLE airings ADD COLUMN zones TEXT"))
+    emergencies.create(conn)
+
+
 def _v7(conn: Connection, now_iso: str) -> None:
     from . import chain
 
@@ -283,6 +323,7 @@ MIGRATIONS: list[tuple[int, str, Callable[..., None]]] = [
     (3, "airing log, one-off airings, daemon runs", _v3),
     (4, "airings record whether the airing was audible", _v4),
     (5, "programmes: listen check", _v5),
+    (6, "emergencies; one-offs get a priority kind and zones; airings record zones", _v6),
     (7, "approvals bound to the audio; hash-chained airing events", _v7),
 ]
 LATEST = MIGRATIONS[-1][0]

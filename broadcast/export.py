@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .airlog import STATUS_LABELS, STATUSES
+from .airlog import KIND_LABELS, SPECIAL_KINDS, STATUS_LABELS, STATUSES
 from .console import did_you_mean
 from .errors import ExportError
 
@@ -40,11 +40,11 @@ SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSONL"}
 HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
-    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人",
+    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "类别",
 )  # fmt: skip
 # characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
 # still prints at a readable size.
-COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15)
+COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 8)
 SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
@@ -58,7 +58,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit (1,048,576 rows) minus the header
 CSV_COLUMNS = (
     "scheduled_at", "started_at", "ended_at", "seconds_played", "title", "topic",
-    "villages", "status", "reason", "audience", "engine", "voice", "operator",
+    "villages", "status", "reason", "audience", "engine", "voice", "operator", "kind",
 )  # fmt: skip
 
 
@@ -344,15 +344,17 @@ class Group:
     airings: int
     minutes_x100: int
     audience: int
+    kind: str = ""  # relay | emergency, counted apart from the 普法 figures; "" for daily
 
 
 def grouped(conn: Connection, filters: Filters) -> list[Group]:
     """One GROUP BY over the matching airings (fast on a million rows)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import case, func, select
 
     from .db import airings as a
 
     month = func.substr(a.c.scheduled_at, 1, 7).label("month")
+    special = case((a.c.kind.in_(SPECIAL_KINDS), a.c.kind), else_="").label("special")
     stmt = select(
         month,
         a.c.topic,
@@ -361,11 +363,12 @@ def grouped(conn: Connection, filters: Filters) -> list[Group]:
         func.count(),
         func.coalesce(func.sum(minutes_x100_sql(a.c.seconds_played)), 0),
         func.coalesce(func.sum(a.c.audience), 0),
-    ).group_by(month, a.c.topic, a.c.status, a.c.villages)
+        special,
+    ).group_by(month, a.c.topic, a.c.status, a.c.villages, special)
     _sort_threads(conn)
     return [
-        Group(m, topic, status, v, n, int(minutes), int(audience))
-        for m, topic, status, v, n, minutes, audience in conn.execute(where(stmt, filters))
+        Group(m, topic, status, v, n, int(minutes), int(audience), kind)
+        for m, topic, status, v, n, minutes, audience, kind in conn.execute(where(stmt, filters))
     ]
 
 
@@ -455,7 +458,22 @@ class _Formatter:
         return self._engines[engine, voice]
 
     def cells(self, row: Any) -> list[Any]:
-        sched, started, ended, secs, title, topic, vills, status, reason, aud, eng, voice, op = row
+        (
+            sched,
+            started,
+            ended,
+            secs,
+            title,
+            topic,
+            vills,
+            status,
+            reason,
+            aud,
+            eng,
+            voice,
+            op,
+            kind,
+        ) = row
         text, clock = self.text, self.clock.text
         local = clock(sched)
         return [
@@ -472,6 +490,7 @@ class _Formatter:
             aud,
             self.engine(eng, voice),
             text(op),
+            KIND_LABELS.get(kind, kind),
         ]
 
 
@@ -730,7 +749,11 @@ def log_listing(
             a.scheduled_at[5:19].replace("T", " "),
             (a.started_at or "")[11:19],
             f"{a.seconds_played / 60:.1f}",
-            cut(a.title or "", 26),
+            # emergency and relay airings are marked: they are not the station's 普法 programmes
+            cut(
+                (f"【{KIND_LABELS[a.kind]}】" if a.kind in SPECIAL_KINDS else "") + (a.title or ""),
+                26,
+            ),
             a.topic or "",
             airlog.STATUS_LABELS[a.status],
             cut(villages_text(a.villages, list(cfg.villages)), 16),

@@ -267,6 +267,20 @@ def output_lock(path: Path, timeout: float, stop: threading.Event) -> Iterator[b
 # --- one airing ---
 
 
+class Stop(threading.Event):
+    """A stop signal for one airing that can say why: the daemon stopping (no reason) or a
+    higher priority taking the air (``reason``, e.g. 应急插播：《…》), which :func:`air`
+    writes into the interrupted row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def interrupt(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
+
+
 @dataclass(frozen=True)
 class Request:
     """An airing to carry out now (from a slot, a one-off, or `broadcast play`)."""
@@ -282,6 +296,7 @@ class Request:
     oneoff_id: int | None = None
     title: str | None = None
     topic: str | None = None
+    note: str | None = None  # always part of the record (应急插播，不受静音时段限制)
 
 
 @dataclass(frozen=True)
@@ -335,6 +350,7 @@ def air(
 
     audience = airlog.estimate_audience(req.villages, cfg.villages, cfg.report.audience_factor)
     what = airlog.What(title=req.title, topic=req.topic, queue_entry_id=req.queue_entry_id)
+    zones = zones_of(req.villages, cfg.zones)  # covered in full
     programme = None
     if req.programme_id is not None:
         with engine.connect() as conn:
@@ -359,6 +375,7 @@ def air(
         what=what,
         slot_name=req.slot_name,
         oneoff_id=req.oneoff_id,
+        zones=zones,
     )
 
     def record(status: str, reason: str) -> Outcome:
@@ -409,7 +426,7 @@ def air(
                 return Outcome(None, "duplicate")
         values = dict(
             villages="，".join(req.villages),
-            zones="，".join(zones_of(req.villages, cfg.zones)),  # zones covered in full
+            zones="，".join(zones),
             title=programme.title,
             programme=str(programme.id),
             file=programme.file,
@@ -442,7 +459,11 @@ def air(
         late = (started - req.scheduled_at).total_seconds()
         log(
             f"{req.scheduled_at:%H:%M:%S} 开始播出《{programme.title}》（{'、'.join(req.villages)}）"
-            + (f"，比预定时间晚 {late:.0f} 秒" if late >= 5 and req.kind != "play" else "")
+            + (
+                f"，比预定时间晚 {late:.0f} 秒"
+                if late >= 5 and req.kind not in ("play", "emergency")
+                else ""
+            )
         )
 
         def on_progress(seconds: float) -> None:
@@ -470,6 +491,8 @@ def air(
             played, finished = player.play(
                 Path(programme.file), programme.duration_s, stop, on_progress
             )
+            if not finished and getattr(stop, "reason", None):  # a higher priority took the air
+                reason = stop.reason  # type: ignore[attr-defined]
             if finished:
                 status, reason = "completed", None
                 if not player.audible:
@@ -488,6 +511,8 @@ def air(
             played = time.monotonic() - t0
             raise
         finally:  # never leave the row `started`
+            if req.note:
+                reason = f"{req.note}；{reason}" if reason else req.note
             kept = journal.write(
                 engine,
                 "finish",
@@ -524,9 +549,12 @@ def play_now(
     clock: Callable[[], datetime],
     operator: str,
     log: Callable[[str], None],
+    override: bool = False,
 ) -> str:
-    """`broadcast play`: air a programme now on this PC, recorded like any airing."""
+    """`broadcast play`: air a programme now on this PC, recorded like any airing. Quiet
+    hours apply (噪声污染防治法) unless ``override`` (`--override`), which the record states."""
     from . import programmes, queue, scripts
+    from .rules import quiet_conflict
     from .schedule import resolve_villages
 
     chosen = queue.parse_villages(villages, cfg.villages)
@@ -534,6 +562,16 @@ def play_now(
         prog, _ = programmes.for_item(conn, item)
         topic = scripts.get(conn, prog.script_id).topic
     now = clock()
+    window = quiet_conflict(now, prog.duration_s, cfg.rules)
+    note = None
+    if window is not None and not override:
+        into = "现在是" if window.contains(now.time()) else "播完前会进入"
+        raise PlaybackError(
+            f"{into}静音时段 {window}，不能播出（{window.law()}）；"
+            "紧急情况请用 `broadcast emergency`，确需播出请加 --override"
+        )
+    if window is not None:
+        note = f"手动越过静音时段 {window} 播出（--override）"
     key = f"play:{now.isoformat()}"
     with engine.connect() as conn:  # a second play within the same second (one was refused)
         from .airlog import exists
@@ -551,6 +589,7 @@ def play_now(
         programme_id=prog.id,
         title=prog.title,
         topic=topic,
+        note=note,
     )
     stop = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

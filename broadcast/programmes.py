@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,10 +197,12 @@ def produce_one(
     force: bool = False,
     unreachable: dict[str, str] | None = None,
     only: Sequence[str] | None = None,
+    mix: Callable[..., Any] | None = None,
 ) -> Outcome:
     """Make (or confirm) the current programme of one script.
 
-    ``only``: synthesise with these engines of the chain (re-voicing), keeping the recipe."""
+    ``only``: synthesise with these engines of the chain (re-voicing), keeping the recipe.
+    ``mix``: another mixer with :func:`mixing.master`'s signature (emergencies: one fast pass)."""
     from . import tts
     from .mixing import master
 
@@ -232,7 +234,7 @@ def produce_one(
     note = None
     cues: tuple[Cue, ...]
     if script.kind == "audio":
-        result = master(source, out, _mix_settings(cfg), _tags(cfg, script, now_iso))
+        result = (mix or master)(source, out, _mix_settings(cfg), _tags(cfg, script, now_iso))
         engine_label, voice, cues = "recording", "原声录音", ()
     else:
         from .text import chunk, load_lexicon
@@ -246,7 +248,9 @@ def produce_one(
             unreachable=unreachable,
             lexicon=load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None,
         )
-        result = master(list(speech.pieces), out, _mix_settings(cfg), _tags(cfg, script, now_iso))
+        result = (mix or master)(
+            list(speech.pieces), out, _mix_settings(cfg), _tags(cfg, script, now_iso)
+        )
         engine_label, voice, cues = speech.engine, speech.voice, speech.cues
         if speech.fallback_note and only is None:
             note = (

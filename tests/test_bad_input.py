@@ -110,20 +110,20 @@ def test_scripts_with_nothing_to_read_and_silent_recordings_leave_nothing(bc, tm
 
 
 def corrupt(db: Path) -> None:
-    """The pages of the scripts and daemon_runs tables overwritten (wherever the schema put
-    them): `schedule add` reads the one, `run` writes the other."""
+    """The root pages of the tables the commands read or write and of their indexes (wherever the
+    schema version put them)."""
     with sqlite3.connect(db) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
         roots = [
             r[0]
             for r in conn.execute(
-                "select rootpage from sqlite_master where name in ('scripts', 'daemon_runs')"
+                "select rootpage from sqlite_master where tbl_name in ('scripts', 'airings', 'daemon_runs')"
             )
         ]
-        (size,) = conn.execute("pragma page_size").fetchone()
     conn.close()
     data = bytearray(db.read_bytes())
-    for root in roots:
-        data[(root - 1) * size : root * size] = b"\xff" * size
+    for page in roots:
+        data[(page - 1) * size : page * size] = b"\xff" * size
     db.write_bytes(bytes(data))
 
 

@@ -134,7 +134,7 @@ def test_csv_round_trip(filled: Path, tmp_path: Path):
         "结束时间": "2024-01-15 07:05:00", "时长(分钟)": "5.00", "节目名称": "冒充客服退款", "主题": "反电诈",
         "覆盖村": "青石村、东岭村、西河村、南坡村、北沟村、柳树湾村、石桥村、杏花村、马家庄村",
         "状态": "已播完", "原因": "", "估计受众(人次)": "8350", "合成方式": "edge-tts 神经语音 zh-CN-YunyangNeural",
-        "操作人": "司法所",
+        "操作人": "司法所", "类别": "定时",
     }  # fmt: skip
     by_title = {r[5]: dict(zip(HEADERS, r, strict=True)) for r in rows[1:]}
     assert by_title["远离新型毒品"]["时长(分钟)"] == "5.03"  # 301.8 s
