@@ -55,7 +55,9 @@ def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_s
     t_long = one_off(bc, "2", 2)  # 《反诈提醒》, about 14 s, every village
     d = Daemon(bc, "--for", "120")
     wait_for(lambda: any(r["status"] == "started" for r in airings(bc)), 20)
+    asked = now()
     r = bc("emergency", NOTICE, "--villages", "青石村", "--repeat", "2")
+    written = now()  # the request was written in between (stored to the second, as all times)
     assert r.exit_code == 0, r.output
     assert re.fullmatch(
         r"应急广播 1《应急通知》已交给广播程序，立即插播（中断正在播出的节目），播 2 遍，覆盖青石村\n",
@@ -75,7 +77,8 @@ def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_s
     assert cut["scheduled_at"] == t_long.isoformat() and cut["kind"] == "oneoff"
     assert cut["reason"] == "应急插播：应急通知；被中断的节目不再补播"
     seen = t(em["handled_at"])  # when the daemon picked the request up
-    assert t(em["requested_at"]) <= seen < t(em["requested_at"]) + timedelta(seconds=1)
+    assert asked.replace(microsecond=0) <= t(em["requested_at"]) <= written
+    assert asked - timedelta(seconds=1) < seen < written + timedelta(seconds=1)  # seen within 1 s
     assert t(cut["ended_at"]) - seen < timedelta(seconds=1)  # stopped within 1 s of being seen
     first, second = kinds(bc, "emergency")
     assert [r["schedule_key"] for r in (first, second)] == ["emergency:1#1", "emergency:1#2"]
