@@ -73,13 +73,14 @@ def one_off(bc, item: str, seconds: float, *extra: str) -> datetime:
     return t
 
 
-def wait_for(predicate, timeout: float) -> None:
+def wait_for(predicate, timeout: float, daemon: Daemon | None = None) -> None:
+    """Poll ``predicate`` until it holds; on time-out, fail with the daemon's output if given."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError("timed out")
+    raise AssertionError("timed out" + (f"; the daemon said:\n{daemon.text()}" if daemon else ""))
 
 
 class Daemon:

@@ -54,7 +54,7 @@ def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_s
     bc = air_station
     t_long = one_off(bc, "2", 2)  # 《反诈提醒》, about 14 s, every village
     d = Daemon(bc, "--for", "120")
-    wait_for(lambda: any(r["status"] == "started" for r in airings(bc)), 20)
+    wait_for(lambda: any(r["status"] == "started" for r in airings(bc)), 20, d)
     asked = now()
     r = bc("emergency", NOTICE, "--villages", "青石村", "--repeat", "2")
     written = now()  # the request was written in between (stored to the second, as all times)
