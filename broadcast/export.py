@@ -739,8 +739,9 @@ def log_listing(
         rows = airlog.query(
             conn, start=f.start, end=f.end, status=f.status, topic=f.topic, village=f.village
         )
+        unsigned = _unsigned(conn, cfg, rows)
     if as_json:
-        return to_json([a.as_dict() for a in rows])
+        return to_json([{**a.as_dict(), "approval": unsigned.get(a.id, "")} for a in rows])
     if not rows:
         return "没有符合条件的播出记录。"
     table_rows = [
@@ -757,10 +758,20 @@ def log_listing(
             a.topic or "",
             airlog.STATUS_LABELS[a.status],
             cut(villages_text(a.villages, list(cfg.villages)), 16),
-            cut(a.reason or "", 30),
+            cut("；".join(x for x in (unsigned.get(a.id), a.reason) if x), 30),
         )
         for a in rows
     ]
     return table(
         ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
     )
+
+
+def _unsigned(conn: Connection, cfg: Config, rows: Sequence[Any]) -> dict[int, str]:
+    """airing id -> '待补签（还需：…）' for emergencies aired before every level signed."""
+    from . import approval
+
+    first = [a for a in rows if a.kind in approval.AIR_FIRST_KINDS and a.programme_id]
+    sigs = approval.signatures(conn, [a.programme_id for a in first])
+    out = {a.id: approval.pending_text(cfg, sigs[a.programme_id], a.kind) for a in first}
+    return {k: v for k, v in out.items() if v}

@@ -185,7 +185,9 @@ def gather(conn: Connection, cfg: Config, month: Month) -> LedgerData:
     zones = dict(cfg.zones)
     for a in airings:
         sigs = signed.get(a.programme_id or 0, [])
-        approvers = "、".join(f"{s.approver}（{s.level}）" for s in sigs)
+        approvers = "、".join(
+            f"{s.approver}（{s.level}{'，补签' if s.after_air else ''}）" for s in sigs
+        )
         if a.programme_id is not None and (
             cfg.approval.required or a.kind in approval.AIR_FIRST_KINDS
         ):

@@ -316,3 +316,38 @@ def test_priority_names_must_differ(bc):
         "config.toml: priorities: 三个级别的名称不能相同（应急、上级转播、应急）；请改成不同的名称"
         in r.output
     )
+
+
+def test_with_approval_required_an_emergency_airs_first_and_shows_unsigned_until_signed(
+    air_station, instant_player, tmp_path
+):
+    """先播出，后补签字: the notice airs although nobody signed it; the log and the 台账 show
+    待补签 until `approve --emergency`, and then the signature, marked as given after airing."""
+    from test_approval import require
+
+    bc = air_station
+    require(bc)
+    r = bc("emergency", NOTICE, "--villages", "青石村", "--repeat", "1", "--now")
+    assert r.exit_code == 0, r.output
+    (aired,) = kinds(bc, "emergency")
+    assert aired["status"] == "completed" and len(instant_player.played) == 1
+    pid = aired["programme_id"]
+    listed = json.loads(bc("log", "list", "--json").output)
+    assert [x["approval"] for x in listed] == ["待补签（还需：负责人审核）"]
+    assert "待补签（还需：负责人审核）" in bc("log", "list").output
+    month = t(aired["scheduled_at"]).strftime("%Y-%m")
+    pack = tmp_path / "台账"
+    assert bc("ledger", "--month", month, "--output", str(pack)).exit_code == 0
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(pack / f"播放使用登记表-{month}.xlsx")["播放使用登记表"]
+    assert sheet["H2"].value == "待补签（还需：负责人审核）"  # 审核人
+
+    r = bc("approve", str(pid), "--by", "王乡长", "--emergency")
+    assert r.exit_code == 0, r.output
+    listed = json.loads(bc("log", "list", "--json").output)
+    assert [x["approval"] for x in listed] == [""]
+    assert bc("ledger", "--month", month, "--output", str(pack)).exit_code == 0
+    sheet = openpyxl.load_workbook(pack / f"播放使用登记表-{month}.xlsx")["播放使用登记表"]
+    assert sheet["H2"].value == "王乡长（负责人审核，补签）"
+    assert bc("log", "verify").output.startswith("校验通过（PASS）：")
