@@ -97,7 +97,10 @@ demo: setup
 	seconds=$$($(B) programmes list --json | python3 -c 'import json,sys; p={x["script_id"]: x["duration_s"] for x in json.load(sys.stdin)}; print(int(p[7] + p[1] + 25))'); \
 	echo; echo "广播程序将运行 $$seconds 秒（两次播出的时长加上等待），请稍候……"; \
 	run run --for $$seconds; \
+	run emergency "今天下午三点起河道水位上涨，请村民远离河边，照看好老人和孩子。" --villages 青石村 --repeat 1 --now; \
+	run approvals list --pending; \
 	run log list; \
+	run log verify; \
 	run log export --format csv --output 播出台账.csv; \
 	run log export --format xlsx --output 播出台账.xlsx; \
 	run report --year $$(TZ=Asia/Shanghai date +%Y); \
