@@ -40,8 +40,6 @@ def emergency(
         broadcast emergency --file 通知.m4a --zones 东片 --repeat 3
         broadcast emergency "……" --now     （广播程序没有运行时从本机播出）
     """
-    import getpass
-
     from .emergency import send
     from .scratch import scratch
 
@@ -57,7 +55,7 @@ def emergency(
             repeat=repeat,
             title=title,
             now_flag=now_flag,
-            operator=getpass.getuser(),
+            operator=st.cfg.station.operator,
             log=lambda m: click.echo(f"[{st.now():%Y-%m-%d %H:%M:%S}] {m}"),
         )
     click.echo(line)

@@ -245,7 +245,7 @@ def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
 
 def _cells(a: Airing, cfg: Config, zones: dict[str, tuple[str, ...]], abstract: str,
            approvers: str) -> tuple[str, ...]:  # fmt: skip
-    from .airlog import STATUS_LABELS
+    from .airlog import KIND_LABELS, SPECIAL_KINDS, STATUS_LABELS
 
     planned = _local(a.scheduled_at, cfg)
     start, end = _local(a.started_at, cfg), _local(a.ended_at, cfg)
@@ -254,7 +254,8 @@ def _cells(a: Airing, cfg: Config, zones: dict[str, tuple[str, ...]], abstract: 
         planned[:10],
         planned[11:16],
         span,
-        a.title or "",
+        # emergency and relay airings are marked, as in `log list`: they are not 普法 programmes
+        (f"【{KIND_LABELS[a.kind]}】" if a.kind in SPECIAL_KINDS else "") + (a.title or ""),
         abstract,
         _minutes_seconds(a.seconds_played) if a.started_at else "—",
         scope(a.villages, list(cfg.villages), zones),

@@ -342,6 +342,9 @@ def test_with_approval_required_an_emergency_airs_first_and_shows_unsigned_until
 
     sheet = openpyxl.load_workbook(pack / f"播放使用登记表-{month}.xlsx")["播放使用登记表"]
     assert sheet["H2"].value == "待补签（还需：负责人审核）"  # 审核人
+    assert sheet["D2"].value == "【应急插播】应急通知"  # 节目名称, marked as in `log list`
+    assert sheet["I2"].value == "司法所"  # 操作人: [station] operator, not the login name
+    assert aired["operator"] == "司法所"
 
     r = bc("approve", str(pid), "--by", "王乡长", "--emergency")
     assert r.exit_code == 0, r.output
