@@ -23,6 +23,7 @@ from .cli_options import (
     airing_filter_options,
     json_option,
     period_options,
+    station_logger,
     targets_options,
     topic_option,
     villages_option,
@@ -552,19 +553,10 @@ def run(st: Station, for_seconds: float | None, until: str | None) -> None:
     end = parse_at(until, st.cfg.station.tz, "--until") if until is not None else None
     if end is not None and end <= st.now():
         raise click.BadParameter(f"{until} 已经过去；请指定将来的时间", param_hint="--until")
-    run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=_logger(st))
+    run_daemon(st.cfg, st.engine, until=end, for_seconds=for_seconds, log=station_logger(st))
 
 
 MAX_RUN_SECONDS = 366 * 86400
-
-
-def _logger(st: Station):
-    """Daemon/player log lines stamped with the station's own clock (the timezone of config)."""
-
-    def log(message: str) -> None:
-        click.echo(f"[{st.now():%Y-%m-%d %H:%M:%S}] {message}")
-
-    return log
 
 
 @cli.command("play")
@@ -584,7 +576,7 @@ def play(st: Station, item: str, villages: str | None, override: bool) -> None:
             villages,
             st.now,
             st.cfg.station.operator,
-            _logger(st),
+            station_logger(st),
             override,
         )
     )

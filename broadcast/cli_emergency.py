@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .cli_options import targets_options
+from .cli_options import station_logger, targets_options
 
 
 @click.command("emergency")
@@ -56,6 +56,6 @@ def emergency(
             title=title,
             now_flag=now_flag,
             operator=st.cfg.station.operator,
-            log=lambda m: click.echo(f"[{st.now():%Y-%m-%d %H:%M:%S}] {m}"),
+            log=station_logger(st),
         )
     click.echo(line)

@@ -84,3 +84,13 @@ def airing_filter_options(verb: str) -> Decorator:
         click.option("--topic", help=f"{verb}此主题，如 反电诈。"),
         click.option("--village", help=f"{verb}覆盖此村的播出，如 青石村。"),
     )
+
+
+def station_logger(st: Any) -> Callable[[str], None]:
+    """Daemon/player log lines stamped with the station's own clock (the timezone of config);
+    ``st`` is the :class:`broadcast.cli.Station`."""
+
+    def log(message: str) -> None:
+        click.echo(f"[{st.now():%Y-%m-%d %H:%M:%S}] {message}")
+
+    return log
