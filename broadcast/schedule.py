@@ -24,7 +24,7 @@ from .errors import ScheduleError
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from .config import Slot
+    from .config_sections import Slot
     from .rules import Rules
 
 
@@ -305,6 +305,30 @@ def oneoff_airing(o: OneOff, all_villages: Sequence[str], rules: Rules | None = 
         suppressed=f"禁播：{reason}" if reason and not open_ else None,
         refused=_refusal(o.at, o.duration_s, rules),
     )
+
+
+def past_airings(
+    state: State,
+    slots: Sequence[Slot],
+    since: datetime | None,
+    until: datetime,
+    lookback: datetime,
+    tz: ZoneInfo,
+    rules: Rules | None,
+    all_villages: Sequence[str],
+) -> list[Planned]:
+    """What was due while no daemon ran: the slot airings from ``since`` to ``until`` (none when
+    ``since`` is None: nothing was expected before a first run), with no entry, and the one-offs
+    from ``lookback`` to ``until`` that a rule does not suppress (a no-broadcast time is not
+    missed)."""
+    past: list[Planned] = []
+    if since is not None:
+        for slot, at in occurrences(slots, since, until, tz, rules, all_villages):
+            past += [replace(p, entry=None) for p in slot_airings(state, slot, at, all_villages)]
+    ones = [
+        oneoff_airing(o, all_villages, rules) for o in state.oneoffs if lookback <= o.at < until
+    ]
+    return past + [p for p in ones if not p.suppressed]
 
 
 def _advance(state: State, played: Sequence[Planned]) -> State:
