@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-    from .config import Config, Playback
+    from .config import Config
+    from .config_sections import Playback
 
 Clock = Callable[[], datetime]
 PROGRESS_EVERY = 2.0  # seconds between progress writes during an airing

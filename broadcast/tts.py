@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 from .errors import SynthesisError
 
 if TYPE_CHECKING:
-    from .config import TTS
+    from .config_sections import TTS
 
 CACHE_VERSION = 1
 TICKS = 10_000_000  # edge-tts offsets are in 100-ns ticks

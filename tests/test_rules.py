@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broadcast import config, rules
-from broadcast.config import Slot
+from broadcast.config_sections import Slot
 from broadcast.errors import ConfigError, QueueError, ScheduleError
 from broadcast.playback import fill
 from broadcast.queue import parse_targets

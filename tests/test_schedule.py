@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from broadcast.config import Slot
+from broadcast.config_sections import Slot
 from broadcast.schedule import Candidate, OneOff, State, occurrences, pick, plan, slot_airings
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -20,7 +20,7 @@ import pytest
 from test_daemon import Daemon, add_script, airings, at, configure, one_off, stop, wait_for
 
 from broadcast import playback
-from broadcast.config import Playback
+from broadcast.config_sections import Playback
 from broadcast.playback import CommandPlayer, PlayerFailed
 
 DEFAULT_COMMAND = Playback().command
