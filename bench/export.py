@@ -99,7 +99,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from broadcast.export import ExportRequest, Filters, export_airings
+    from broadcast.export import ExportRequest, export_airings
+    from broadcast.log_filters import Filters
     from broadcast.report import Period, compute, write_report
 
     with tempfile.TemporaryDirectory() as tmp:

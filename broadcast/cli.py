@@ -593,7 +593,7 @@ def log_group() -> None:
 @pass_station
 def log_list(st: Station, as_json: bool, **filters: str | None) -> None:
     """列出播出记录。例：broadcast log list --from 2026-12-01 --status 已播完"""
-    from .export import log_listing
+    from .log_list import log_listing
 
     click.echo(log_listing(st.engine, st.cfg, as_json=as_json, **filters))
 

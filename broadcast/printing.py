@@ -1,6 +1,6 @@
 """Outputs on paper: the one print layout of every XLSX sheet and every Word document.
 
-XLSX (openpyxl, also imported by :mod:`broadcast.export`): A4 landscape, one page wide
+XLSX (openpyxl, also imported by :mod:`broadcast.export_xlsx`): A4 landscape, one page wide
 (``fitToHeight = 0``: as many pages down as needed), the header row repeated on every page,
 thin borders, long text wrapped, "第 &P 页 共 &N 页" in the footer. Works on write-only sheets.
 

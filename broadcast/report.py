@@ -20,16 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from .airlog import STATUS_LABELS
 from .errors import ExportError
-from .export import (
-    NO_TOPIC,
-    Filters,
-    Group,
-    atomic_path,
-    check_folder,
-    grouped,
-    hours,
-    parse_date,
-)
+from .export import NO_TOPIC, Group, atomic_path, check_folder, grouped, hours
+from .log_filters import Filters, parse_date
 from .rules import zones_of
 
 if TYPE_CHECKING:
@@ -228,7 +220,7 @@ def silent_airings(conn: Connection, period: Period) -> int:
     from sqlalchemy import false, func, select
 
     from .db import airings as a
-    from .export import where
+    from .log_filters import where
 
     stmt = where(select(func.count()), period.filters()).where(
         a.c.status == "completed", a.c.audible == false()
@@ -241,7 +233,7 @@ def voices(conn: Connection, period: Period) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from .db import airings as a
-    from .export import where
+    from .log_filters import where
 
     stmt = where(select(a.c.engine, func.count()), period.filters()).where(
         a.c.status == "completed"

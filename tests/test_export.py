@@ -300,7 +300,7 @@ def test_failure_leaves_no_partial_file(filled: Path, tmp_path: Path, monkeypatc
 
     out = tmp_path / "播出记录.csv"
     out.write_text("上一次导出的内容", encoding="utf-8")
-    real = export._Formatter.cells
+    real = export.Formatter.cells
     calls = []
 
     def failing(self, row):
@@ -309,7 +309,7 @@ def test_failure_leaves_no_partial_file(filled: Path, tmp_path: Path, monkeypatc
             raise OSError(28, "No space left on device")
         return real(self, row)
 
-    monkeypatch.setattr(export._Formatter, "cells", failing)
+    monkeypatch.setattr(export.Formatter, "cells", failing)
     result = run(filled, "log", "export", "-o", out)
     assert result.exit_code == 1
     assert (
