@@ -118,6 +118,17 @@ def pending_text(cfg: Config, sigs: Sequence[Signature], kind: str | None = None
     return f"{word}（还需：{'、'.join(need)}）"
 
 
+def unsigned_programmes(
+    conn: Connection, cfg: Config, programme_ids: Iterable[int]
+) -> dict[int, str]:
+    """programme id -> '待补签（还需：…）' for programmes of air-first airings (emergencies)
+    that some level has not signed yet; fully signed ones are left out. `log list` and
+    `log export` show it for each such airing."""
+    by_id = signatures(conn, programme_ids)
+    out = {pid: pending_text(cfg, sigs, AIR_FIRST_KINDS[0]) for pid, sigs in by_id.items()}
+    return {pid: text for pid, text in out.items() if text}
+
+
 def _changed(programme: Programme, sigs: Sequence[Signature], sha: str | None) -> str | None:
     """Why the audio or text is no longer what was signed, or None."""
     if not sigs:

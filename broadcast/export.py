@@ -6,6 +6,8 @@ get a leading ``'`` so a spreadsheet never runs them as formulas. XLSX holds the
 real date, time and number cells (text that looks like a formula is stored as text), plus a
 summary sheet 汇总 (written by :mod:`export_xlsx`). JSONL is for machines: every column,
 English keys. The filters are checked by :mod:`log_filters`, the same check as `log list`.
+In CSV and XLSX the last column 审核 reads 待补签（还需：…） for an emergency aired before every
+level signed (as `log list` and the 台账 show it), and is empty otherwise.
 
 Rows are streamed from the database and files are written atomically (a temporary file in the
 same folder, renamed at the end), so a failure never leaves a half-written file. The rounding of
@@ -27,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .airlog import KIND_LABELS, SPECIAL_KINDS, STATUS_LABELS
+from .approval import AIR_FIRST_KINDS
 from .errors import ExportError
 from .log_filters import Filters, empty_error, parse_filters, where
 
@@ -41,7 +44,7 @@ SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSONL"}
 HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
-    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "类别",
+    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "类别", "审核",
 )  # fmt: skip
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
@@ -55,6 +58,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "scheduled_at", "started_at", "ended_at", "seconds_played", "title", "topic",
     "villages", "status", "reason", "audience", "engine", "voice", "operator", "kind",
+    "programme_id",
 )  # fmt: skip
 
 
@@ -305,14 +309,16 @@ def _engine_label(engine: str | None, voice: str | None) -> str:
 
 class Formatter:
     """Database rows (CSV_COLUMNS) -> cells in HEADERS order; text neutralised for CSV only.
+    ``pending``: programme id -> 待补签 text (:func:`unsigned`), shown in 审核.
 
     A million rows repeat a few titles, village sets and durations: each is converted once.
     """
 
     CACHE_LIMIT = 50_000
 
-    def __init__(self, tz: ZoneInfo, neutral: bool = True):
+    def __init__(self, tz: ZoneInfo, neutral: bool = True, pending: dict[int, str] | None = None):
         self.clock, self.names, self.neutral = _Clock(tz), _VillageNames(), neutral
+        self.pending = pending or {}
         self._texts: dict[str | None, str] = {}
         self._minutes: dict[float, str] = {}
         self._engines: dict[tuple[str | None, str | None], str] = {}
@@ -354,6 +360,7 @@ class Formatter:
             voice,
             op,
             kind,
+            programme_id,
         ) = row
         text, clock = self.text, self.clock.text
         local = clock(sched)
@@ -372,13 +379,23 @@ class Formatter:
             self.engine(eng, voice),
             text(op),
             KIND_LABELS.get(kind, kind),
+            approval_text(self.pending, kind, programme_id),
         ]
+
+
+def approval_text(pending: dict[int, str], kind: str, programme_id: int | None) -> str:
+    """审核: 待补签（还需：…） for an emergency aired before every level signed, else ''."""
+    if kind not in AIR_FIRST_KINDS or programme_id is None:
+        return ""
+    return pending.get(programme_id, "")
 
 
 # --- writers ---
 
 
-def write_csv(rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
+def write_csv(
+    rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo, pending: dict[int, str] | None = None
+) -> int:
     """UTF-8 with BOM, Chinese headers; return the number of records written."""
     import csv
     import io
@@ -388,7 +405,7 @@ def write_csv(rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
     try:
         writer = csv.writer(text)
         writer.writerow(HEADERS)
-        fmt, count = Formatter(tz), itertools.count()
+        fmt, count = Formatter(tz, pending=pending), itertools.count()
         writer.writerows(fmt.cells(row) for row, _ in zip(rows, count, strict=False))
         text.flush()
     finally:
@@ -422,16 +439,33 @@ def export_airings(engine: Engine, cfg: Config, request: ExportRequest, stdout: 
 
             n = write_workbook(conn, cfg, filters, path)  # type: ignore[arg-type]
         else:
+            pending = unsigned(conn, cfg, filters) if fmt == "csv" else {}
             rows = airing_rows(conn, filters, CSV_COLUMNS if fmt == "csv" else None)
             if path is None:
-                n = _write(fmt, rows, stdout, tz)
+                n = _write(fmt, rows, stdout, tz, pending)
             else:
                 with atomic_path(path) as tmp, tmp.open("wb") as f:
-                    n = _write(fmt, rows, f, tz)
+                    n = _write(fmt, rows, f, tz, pending)
     return (
         f"已导出 {n} 条播出记录（{filters.describe()}）到 {path or '屏幕'}（{FORMAT_LABELS[fmt]}）"
     )
 
 
-def _write(fmt: str, rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo) -> int:
-    return write_csv(rows, stream, tz) if fmt == "csv" else write_jsonl(rows, stream)
+def _write(
+    fmt: str, rows: Iterable[Any], stream: IO[bytes], tz: ZoneInfo, pending: dict[int, str]
+) -> int:
+    return write_csv(rows, stream, tz, pending) if fmt == "csv" else write_jsonl(rows, stream)
+
+
+def unsigned(conn: Connection, cfg: Config, filters: Filters) -> dict[int, str]:
+    """programme id -> 待补签 text for the emergencies among the matching airings (a few rows:
+    read once, before the rows are streamed)."""
+    from sqlalchemy import select
+
+    from .approval import unsigned_programmes
+    from .db import airings as a
+
+    stmt = where(select(a.c.programme_id).distinct(), filters).where(
+        a.c.kind.in_(AIR_FIRST_KINDS), a.c.programme_id.is_not(None)
+    )
+    return unsigned_programmes(conn, cfg, conn.execute(stmt).scalars())

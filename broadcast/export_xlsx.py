@@ -34,12 +34,13 @@ from .export import (
     grouped,
     hours,
     minutes_x100,
+    unsigned,
 )
 from .log_filters import Filters, empty_error
 
 # characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
 # still prints at a readable size.
-COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 8)
+COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 8, 16)
 SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit (1,048,576 rows) minus the header
 
@@ -114,7 +115,9 @@ def _summary_rows(s: Summary, cfg: Config, filters: Filters) -> list[list[Any]]:
 
 
 SUMMARY_HEADINGS = ("按状态", "按主题", "按村")
-WRAPPED = tuple(HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人"))
+WRAPPED = tuple(
+    HEADERS.index(h) for h in ("节目名称", "覆盖村", "原因", "合成方式", "操作人", "审核")
+)
 # the date is in 播出日期: the times print without it (the cells hold the whole date and time)
 XLSX_FORMATS = {0: "yyyy-mm-dd", 1: "hh:mm", 2: "hh:mm:ss", 3: "hh:mm:ss", 4: "0.00"}
 
@@ -125,6 +128,7 @@ def write_xlsx(
     tz: ZoneInfo,
     summary: list[list[Any]],
     title: str | None = None,
+    pending: dict[int, str] | None = None,
 ) -> int:
     """Streaming (write-only) workbook: 播出记录 with a frozen header, then 汇总; both print on
     A4 landscape one page wide with the header row on every page (:mod:`broadcast.printing`)."""
@@ -138,7 +142,7 @@ def write_xlsx(
     xlsx_print_layout(ws, title=title)
     sheet = XlsxSheet(ws, COLUMN_WIDTHS, WRAPPED, XLSX_FORMATS)
     sheet.header(HEADERS)
-    fmt, n = Formatter(tz, neutral=False), 0
+    fmt, n = Formatter(tz, neutral=False, pending=pending), 0
     for n, row in enumerate(rows, 1):
         if n > XLSX_MAX_ROWS:
             raise ExportError(
@@ -198,7 +202,9 @@ def write_workbook(conn: Connection, cfg: Config, filters: Filters, path: Path) 
         raise ExportError(
             f"共 {summary.total} 条记录，超过 Excel 的上限 {XLSX_MAX_ROWS} 行；请缩小 --from/--to 范围，或导出为 CSV"
         )
+    pending = unsigned(conn, cfg, filters)
     rows = airing_rows(conn, filters, CSV_COLUMNS)
     with atomic_path(path) as tmp:
         title = f"{cfg.station.township}播出记录（{filters.describe()}）"
-        return write_xlsx(rows, tmp, cfg.station.tz, _summary_rows(summary, cfg, filters), title)
+        sums = _summary_rows(summary, cfg, filters)
+        return write_xlsx(rows, tmp, cfg.station.tz, sums, title, pending)

@@ -73,6 +73,5 @@ def _unsigned(conn: Connection, cfg: Config, rows: Sequence[Any]) -> dict[int, s
     from . import approval
 
     first = [a for a in rows if a.kind in approval.AIR_FIRST_KINDS and a.programme_id]
-    sigs = approval.signatures(conn, [a.programme_id for a in first])
-    out = {a.id: approval.pending_text(cfg, sigs[a.programme_id], a.kind) for a in first}
-    return {k: v for k, v in out.items() if v}
+    pending = approval.unsigned_programmes(conn, cfg, [a.programme_id for a in first])
+    return {a.id: pending[a.programme_id] for a in first if a.programme_id in pending}

@@ -134,7 +134,7 @@ def test_csv_round_trip(filled: Path, tmp_path: Path):
         "结束时间": "2024-01-15 07:05:00", "时长(分钟)": "5.00", "节目名称": "冒充客服退款", "主题": "反电诈",
         "覆盖村": "青石村、东岭村、西河村、南坡村、北沟村、柳树湾村、石桥村、杏花村、马家庄村",
         "状态": "已播完", "原因": "", "估计受众(人次)": "8350", "合成方式": "edge-tts 神经语音 zh-CN-YunyangNeural",
-        "操作人": "司法所", "类别": "定时",
+        "操作人": "司法所", "类别": "定时", "审核": "",
     }  # fmt: skip
     by_title = {r[5]: dict(zip(HEADERS, r, strict=True)) for r in rows[1:]}
     assert by_title["远离新型毒品"]["时长(分钟)"] == "5.03"  # 301.8 s
@@ -348,3 +348,46 @@ def test_dates_take_the_same_forms_as_queue_add(filled: Path, tmp_path: Path):
     r = run(filled, "log", "export", "--from", "2024/1/1", "--to", "2024年12月31日", "-o", b)
     assert r.exit_code == 0, r.output
     assert read_csv(a) == read_csv(b)
+
+
+def test_an_emergency_aired_before_signing_shows_unsigned_until_signed(
+    air_station, instant_player, tmp_path: Path
+):
+    """先播出，后补签字: as in `log list` and the 台账, the CSV/XLSX export's 审核 column reads
+    待补签（还需：…） for an emergency aired before every level signed, and is empty once it is
+    signed. A real `emergency --now` and a real `approve --emergency`."""
+    import openpyxl
+    from test_approval import require
+
+    bc = air_station
+    require(bc)
+    r = bc("emergency", "河道水位上涨，请村民远离河边。", "--villages", "青石村", "--repeat", "1", "--now")  # fmt: skip
+    assert r.exit_code == 0, r.output
+
+    def exported() -> tuple[list[dict[str, str]], list[str]]:
+        files = [tmp_path / f"记录.{x}" for x in ("csv", "xlsx")]
+        for out in files:
+            r = bc("log", "export", "-o", out)
+            assert r.exit_code == 0, r.output
+        rows = read_csv(files[0])
+        assert tuple(rows[0]) == HEADERS and HEADERS[-1] == "审核"
+        ws = openpyxl.load_workbook(files[1])["播出记录"]
+        assert [c.value for c in ws[1]] == list(HEADERS)
+        sheet = [row[-1] or "" for row in ws.iter_rows(min_row=2, values_only=True)]
+        return [dict(zip(HEADERS, r, strict=True)) for r in rows[1:]], sheet
+
+    csv_rows, sheet = exported()
+    assert [(r["类别"], r["状态"], r["审核"]) for r in csv_rows] == [
+        ("应急插播", "已播完", "待补签（还需：负责人审核）")
+    ]
+    assert sheet == ["待补签（还需：负责人审核）"]
+    with sqlite3.connect(bc.folder / "station.db") as conn:
+        (pid,) = conn.execute(
+            "select programme_id from airings where kind = 'emergency'"
+        ).fetchone()
+    conn.close()
+
+    r = bc("approve", str(pid), "--by", "王乡长", "--emergency")
+    assert r.exit_code == 0, r.output
+    csv_rows, sheet = exported()
+    assert [r["审核"] for r in csv_rows] == [""] and sheet == [""]
