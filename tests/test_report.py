@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_export import SAMPLE, add, fill, read_csv, run
 
-from broadcast import config, db, report
+from broadcast import config, db, report, report_charts
 from broadcast.errors import ExportError
 
 PARAGRAPH = (
@@ -180,7 +180,7 @@ def test_a_missing_glyph_is_an_error_not_boxes(station: Path, tmp_path: Path):
         ExportError,
         match=r"^airings_by_month\.png: 图表中有字体 DejaVu Sans 显示不了的字（Glyph \d+",
     ):
-        report.render_charts(fig, charts, font=latin)
+        report_charts.render_charts(fig, charts, font=latin)
     assert list(charts.iterdir()) == []  # nothing half-made left behind
 
 
