@@ -6,7 +6,7 @@ get a leading ``'`` so a spreadsheet never runs them as formulas. XLSX holds the
 real date, time and number cells (text that looks like a formula is stored as text), plus a
 summary sheet 汇总 (written by :mod:`export_xlsx`). JSONL is for machines: every column,
 English keys. The filters are checked by :mod:`log_filters`, the same check as `log list`.
-In CSV and XLSX the last column 审核 reads 待补签（还需：…） for an emergency aired before every
+In CSV and XLSX the column 审核 (before 类别, the last) reads 待补签（还需：…） for an emergency aired before every
 level signed (as `log list` and the 台账 show it), and is empty otherwise.
 
 Rows are streamed from the database and files are written atomically (a temporary file in the
@@ -44,7 +44,7 @@ SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSONL"}
 HEADERS = (
     "播出日期", "计划时间", "开始时间", "结束时间", "时长(分钟)", "节目名称", "主题",
-    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "类别", "审核",
+    "覆盖村", "状态", "原因", "估计受众(人次)", "合成方式", "操作人", "审核", "类别",
 )  # fmt: skip
 ENGINE_LABELS = {
     "edge": "edge-tts 神经语音",
@@ -378,8 +378,8 @@ class Formatter:
             aud,
             self.engine(eng, voice),
             text(op),
-            KIND_LABELS.get(kind, kind),
             approval_text(self.pending, kind, programme_id),
+            KIND_LABELS.get(kind, kind),
         ]
 
 

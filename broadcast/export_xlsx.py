@@ -40,7 +40,7 @@ from .log_filters import Filters, empty_error
 
 # characters; a Chinese character counts two. Long text wraps, so A4 landscape one page wide
 # still prints at a readable size.
-COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 8, 16)
+COLUMN_WIDTHS = (11, 8, 10, 10, 9, 24, 8, 34, 8, 24, 10, 22, 15, 16, 8)
 SUMMARY_WIDTHS = (22, 14, 14, 18, 20)
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit (1,048,576 rows) minus the header
 
