@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from .config import Config
-    from .playback import Player
+    from .players import Player
 
 RECONCILE_SECONDS = 1.0  # on the monotonic clock: a wall-clock step never pauses it
 CLOCK_JUMP_SECONDS = 2.0  # wall clock vs monotonic clock beyond this between two reconciles

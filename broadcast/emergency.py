@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from .config import Config
-    from .playback import Player, Stop
+    from .playback import Stop
+    from .players import Player
 
 POLL_SECONDS = 0.2  # the daemon looks for new emergency requests this often (monotonic)
 PAUSE_SECONDS = 2.0  # between two repeats

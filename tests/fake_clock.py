@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from broadcast.daemon import RECONCILE_SECONDS, Daemon
-from broadcast.playback import PROGRESS_EVERY
+from broadcast.players import PROGRESS_EVERY
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ import pytest
 from broadcast import config, rules
 from broadcast.config_sections import Slot
 from broadcast.errors import ConfigError, QueueError, ScheduleError
-from broadcast.playback import fill
+from broadcast.players import fill
 from broadcast.queue import parse_targets
 from broadcast.rules import Blackout, Rules, Window, parse_window
 from broadcast.schedule import Candidate, OneOff, State, check_oneoff, oneoff_airing, plan

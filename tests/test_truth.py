@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from test_daemon import Daemon, add_script, airings, at, configure, one_off, stop, wait_for
 
-from broadcast import playback
+from broadcast import playback, players
 from broadcast.config_sections import Playback
-from broadcast.playback import CommandPlayer, PlayerFailed
+from broadcast.players import CommandPlayer, PlayerFailed
 
 DEFAULT_COMMAND = Playback().command
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
@@ -118,7 +118,7 @@ def test_ffplay_without_a_sound_device_is_a_failure_with_its_message(
 
 
 def test_a_hanging_player_is_stopped_and_its_real_seconds_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(playback, "HANG_MARGIN_S", 0.5)
+    monkeypatch.setattr(players, "HANG_MARGIN_S", 0.5)
     hang = (sys.executable, "-c", "import time; time.sleep(60)", "{file}")
     t0 = time.monotonic()
     with pytest.raises(
