@@ -16,9 +16,9 @@ changes (the old config stays when the new one has errors) and replays airing ro
 or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
 After midnight it appends the previous day's line to the airing log's digest file (:mod:`chain`).
 
-Who holds the output (应急 > 上级转播 > 日常, 顺延) is :class:`air.Air`; the emergency watcher
-thread is :mod:`emergency_watch`; the rows for what passed while down come from
-:func:`schedule.past_airings`.
+Who holds the output (应急 > 上级转播 > 日常, 顺延) is :class:`air.Air`; what a job airs once it
+holds the output is :mod:`daemon_jobs`; the emergency watcher thread is :mod:`emergency_watch`;
+the rows for what passed while down come from :func:`schedule.past_airings`.
 
 Every clock read goes through :class:`Clock` (``Daemon(clock=...)``, the system clock by default),
 so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
@@ -33,12 +33,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import emergency_watch
+from . import daemon_jobs, emergency_watch
 from .air import KIND_OF, Air
 from .errors import BroadcastError
 
@@ -52,7 +51,6 @@ RECONCILE_SECONDS = 1.0  # on the monotonic clock: a wall-clock step never pause
 CLOCK_JUMP_SECONDS = 2.0  # wall clock vs monotonic clock beyond this between two reconciles
 TROUBLE_EVERY = 60.0  # seconds between two log lines about the same trouble
 CONTROL_JOBS = ("reconcile", "stop", "upgrade")
-LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
 QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
 LOOKAHEAD = timedelta(hours=26)
 MISSED_LOOKBACK = timedelta(days=31)  # how far back an outage is written into the log
@@ -471,7 +469,7 @@ class Daemon:
             if just_ended and self.last_level > level:  # it came due behind a higher level
                 self.behind = self.level_name(self.last_level)
             self.waited = waited or just_ended
-            self._fire(kind, at, oneoff_id)
+            daemon_jobs.air_job(self, kind, at, oneoff_id)
         finally:
             self.last_end = (self.clock.monotonic(), self.now())
             self.last_level = level
@@ -493,126 +491,6 @@ class Daemon:
                 ).scalar()
         except Exception:  # noqa: BLE001 - only for the reason's wording
             return None
-
-    def _fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
-        from . import schedule, schedule_db
-
-        if self.stop.is_set():
-            return
-        try:
-            if kind in ("oneoff", "relay"):
-                with self.engine.connect() as conn:
-                    state = schedule_db.load_state(conn, self.cfg.station.tz)
-                one = next((o for o in state.oneoffs if o.id == oneoff_id), None)
-                if one is not None:
-                    self.air(schedule.oneoff_airing(one, list(self.cfg.villages), self.cfg.rules))
-                return
-            # slots may share a time on different days: the one for this day
-            slot = schedule.slot_for(self.cfg.slots, kind, at, self.cfg.rules)
-            if slot is None:  # the slot was taken out of config.toml meanwhile
-                return
-            with self.engine.connect() as conn:
-                state = schedule_db.load_state(conn, self.cfg.station.tz)
-            villages = list(self.cfg.villages)
-            for planned in schedule.slot_airings(state, slot, at, villages, self.cfg.rules):
-                if self.stop.is_set():
-                    break
-                higher = self.on_air.outranked(1)
-                if higher is not None:  # the rest of an interrupted slot is not replayed later
-                    refused = f"{self.level_name(higher)}插播，本时段其余节目不再补播"
-                    self.air(replace(planned, refused=refused))
-                    continue
-                self.air(planned)
-        except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
-            from sqlalchemy.exc import SQLAlchemyError
-
-            from .airlog import describe_db_error
-
-            said = describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
-            self.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{said}")
-            self.record_failure(
-                kind, at, oneoff_id, f"广播程序内部错误：{e.__class__.__name__}: {said}"
-            )
-
-    def record_failure(self, kind: str, at: datetime, oneoff_id: int | None, reason: str) -> None:
-        """Nothing is silently skipped: an airing that could not even be attempted is `failed`."""
-        from . import airlog
-
-        key = f"oneoff:{oneoff_id}" if kind in ("oneoff", "relay") else f"{kind}#1"
-        kept = self.journal.write(
-            self.engine,
-            "insert",
-            values=dict(
-                schedule_key=key,
-                kind=kind if kind in ("oneoff", "relay") else "slot",
-                scheduled_at=at.isoformat(),
-                villages=(),
-                status="failed",
-                operator=self.operator,
-                audience=0,
-                oneoff_id=oneoff_id,
-                reason=reason,
-            ),
-        )
-        if kept is airlog.KEPT:
-            self.trouble(f"{self.journal.problem}，播出记录暂存，恢复后自动写入")
-
-    def air(self, p: Any) -> None:
-        from .playback import Request, air
-
-        if p.suppressed:  # a rule says nothing airs here: not an airing, not missed
-            return
-        if p.refused:  # it would run into quiet hours: not started, recorded missed
-            from . import airlog
-
-            with self.engine.begin() as conn:
-                airlog.insert_missed(conn, p, self.operator, p.refused)
-            self.log(f"{p.at:%H:%M:%S} {p.title or '（无节目）'}：未播出，{p.refused}")
-            return
-
-        req = Request(
-            key=p.key,
-            kind=p.kind,
-            scheduled_at=p.at,
-            villages=p.villages,
-            operator=self.operator,
-            programme_id=p.programme_id,
-            queue_entry_id=p.entry.entry_id if p.entry else None,
-            slot_name=p.slot_name,
-            oneoff_id=p.oneoff.id if p.oneoff else None,
-            title=p.title,
-            topic=p.topic,
-        )
-        remaining = (p.at + self.grace - self.now()).total_seconds() + LATE_TOLERANCE
-        if self.waited and self.behind:  # 下级顺延: it waited behind a higher level
-            late = f"顺延：等待{self.behind}播出，超过宽限时间未能开始"
-        elif self.waited:  # it queued behind an airing
-            late = None
-        elif self.jumped is not None and self.jumped[1] > 0:
-            late = f"系统时间向前跳变了 {self.jumped[1]:.0f} 秒，跳过了这次播出的宽限时间"
-        else:
-            late = "超过宽限时间仍未能开始（电脑休眠或过忙）"
-        from .playback import Stop
-
-        this = Stop()
-        self.on_air.on(self.cfg.priorities.level(p.kind), this)
-        if self.stop.is_set():
-            this.set()
-        try:
-            air(
-                self.engine,
-                self.cfg,
-                req,
-                self.player,
-                self.now,
-                this,
-                wait_seconds=remaining,
-                log=self.log,
-                late_reason=late,
-                journal=self.journal,
-            )
-        finally:
-            self.on_air.off()
 
     # --- life cycle ---
 

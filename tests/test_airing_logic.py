@@ -13,7 +13,7 @@ import pytest
 from fake_clock import Driver
 from test_daemon import airings, configure
 
-from broadcast.daemon import LATE_TOLERANCE
+from broadcast.daemon_jobs import LATE_TOLERANCE
 
 
 def base() -> datetime:
