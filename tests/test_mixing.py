@@ -462,7 +462,8 @@ def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
     from broadcast.mixing import limiter, mastering
 
     s = plain(intro=INTRO, outro=OUTRO)
-    path, total, start, voice = mastering._compose([media["hot"]] * 2, s, tmp_path)
+    voice, extras = mastering._decode([media["hot"]] * 2, s, tmp_path)
+    path, total, start = mastering._compose(voice, extras, s, tmp_path)
     with open(path, "rb") as fh:
         fused = limiter.Plan(fh, total, s, start, voice)
         full = limiter.Plan(fh, total, s, start, None)

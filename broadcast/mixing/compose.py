@@ -97,7 +97,7 @@ def _int16(x: np.ndarray, gain: float) -> bytes:
     return np.clip(y, -32768, 32767).astype("<i2").tobytes()
 
 
-def _read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:
+def read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:
     import numpy as np
 
     with open(d.raw, "rb") as fh:
@@ -141,7 +141,7 @@ def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[
         return Segment(data=data, sample_width=2, frame_rate=rate, channels=ch)
 
     def whole(d: Decoded, lu: float) -> AudioSegment:
-        return segment(_int16(_read(d, 0, d.frames, ch), level(d, lu)))
+        return segment(_int16(read(d, 0, d.frames, ch), level(d, lu)))
 
     gap = round(s.gap_ms * rate / 1000)
     overlap = round(s.intro_overlap_ms * rate / 1000)
@@ -165,7 +165,7 @@ def compose(voice: Decoded, extras: dict[str, Decoded], s: MixSettings, out: IO[
     window = _WINDOW_S * rate
     for a in range(voice_start, voice_end, window):
         b = min(voice_end, a + window)
-        part = segment(_int16(_read(voice, a - voice_start, b - a, ch), gain))
+        part = segment(_int16(read(voice, a - voice_start, b - a, ch), gain))
         if a == voice_start:
             part = part.fade_in(_DECLICK_MS)
         if b == voice_end:

@@ -12,9 +12,10 @@ composed programme's int16 file; ``rendered`` streams the limited programme.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from . import compose, ffmpeg
@@ -88,43 +89,20 @@ def gain_chunks(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> It
             yield (np.minimum(box[o_lo - a :], 1.0) * gain).astype(np.float32)
 
 
-def solve(
-    aim: float, peaks: np.ndarray, energy: np.ndarray, frames: int, rate: int,
-    ceiling_db: float, start_db: float,
-) -> float:  # fmt: skip
-    """Make-up gain (dB) whose limited result is predicted at ``aim`` LUFS.
+def secant(evaluate: Callable[[float], float], aim: float, d: float) -> float:
+    """Make-up gain (dB) whose predicted loudness ``evaluate(d)`` is within 0.02 LU of ``aim``.
 
     Safeguarded secant steps: the predicted loudness rises monotonically with the make-up
     gain but, under heavy limiting, with a slope well below 1.
     """
-    import numpy as np
-
-    bounds = []
-    k = 0
-    while (b := segment_bound(k, rate)) < frames:
-        bounds.append(b // BLK)
-        k += 1
-    seg_blocks = np.array(bounds, dtype=np.int64)
-    ceiling = 10 ** (ceiling_db / 20)
-
-    def evaluate(d: float) -> float:
-        seg, a = np.zeros(len(seg_blocks)), 0
-        for gains in gain_chunks(peaks, 10 ** (d / 20), ceiling, rate):
-            b = a + len(gains)
-            ids = np.searchsorted(seg_blocks, np.arange(a, b), side="right") - 1
-            w = np.square(gains, dtype=np.float64) * energy[a:b]
-            seg[ids[0] : ids[-1] + 1] += np.bincount(ids - ids[0], w)
-            a = b
-        return gated_loudness(seg, frames, rate)
-
-    d, lufs = start_db, evaluate(start_db)
+    lufs = evaluate(d)
     best = (abs(aim - lufs), d)
     lo: tuple[float, float] | None = None  # (gain, loudness) below / above the aim
     hi: tuple[float, float] | None = None
     prev: tuple[float, float] | None = None  # previous point while unbracketed
     for _ in range(25):
         err = aim - lufs
-        if abs(err) < 0.01 or not math.isfinite(lufs):
+        if abs(err) < 0.02 or not math.isfinite(lufs):
             break
         if err > 0:
             lo = (d, lufs)
@@ -191,6 +169,10 @@ class Plan:
         for a, b in edges:
             self._measure(a, b)
         self.bounds = peak_bounds(self.peaks)
+        seg = itertools.takewhile(
+            lambda b: b < self.total, (segment_bound(k, self.rate) for k in itertools.count())
+        )
+        self.segments = np.fromiter(seg, np.intp) // BLK  # first block of each 100-ms segment
         self.level = math.inf  # every block whose bound exceeds it holds its true peak
 
     def _measure(self, a: int, b: int) -> None:
@@ -216,14 +198,43 @@ class Plan:
                 self.peaks[i + todo] = true_peaks(x, todo + 1)
         self.level = level
 
-    def solve(self, aim: float, ceiling_db: float, start_db: float) -> float:
-        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs."""
+    def loudness(self, gains: Iterable[np.ndarray] | None = None) -> float:
+        """Predicted loudness of the programme times consecutive chunks of per-block
+        ``gains`` (None: as it is), from block energies summed into 100-ms segments."""
+        import numpy as np
+
+        if gains is None:
+            seg = np.add.reduceat(self.energy, self.segments, dtype=np.float64)
+            return gated_loudness(seg, self.total, self.rate)
+        seg, a = np.zeros(len(self.segments)), 0
+        for g in gains:
+            b = a + len(g)
+            i, j = np.searchsorted(self.segments, [a, b])  # segments starting in [a, b)
+            cuts = self.segments[i:j] - a
+            if i == j or cuts[0] != 0:  # the chunk starts inside segment i - 1
+                cuts, i = np.concatenate([[0], cuts]), i - 1
+            w = np.square(g, dtype=np.float64) * self.energy[a:b]
+            seg[i : i + len(cuts)] += np.add.reduceat(w, cuts)
+            a = b
+        return gated_loudness(seg, self.total, self.rate)
+
+    def solve(self, aim: float, ceiling_db: float, start_db: float | None = None) -> float:
+        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs.
+
+        Without limiting the loudness rises dB for dB with the gain, and limiting only
+        lowers it: ``aim`` minus today's loudness is where the first search starts.
+        """
+        ceiling = 10 ** (ceiling_db / 20)
+        d = min(aim - self.loudness(), MAX_MAKEUP_DB) if start_db is None else start_db
+
+        def evaluate(d: float) -> float:
+            return self.loudness(gain_chunks(self.peaks, 10 ** (d / 20), ceiling, self.rate))
+
         for _ in range(8):
-            d = solve(aim, self.peaks, self.energy, self.total, self.rate, ceiling_db, start_db)
+            d = secant(evaluate, aim, d)
             if 10 ** ((ceiling_db - d) / 20) >= self.level:
-                return d
+                break
             self.refine(10 ** ((ceiling_db - d - 1.0) / 20))  # with 1 dB to spare
-            start_db = d
         return d
 
 

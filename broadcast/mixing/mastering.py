@@ -130,11 +130,8 @@ def master(
         ) from e
 
 
-def _compose(
-    pieces: list[Path], s: MixSettings, tmp: Path
-) -> tuple[Path, int, int, compose.Decoded]:
-    """Decode every input (the jingles and bed in a side thread) and compose the programme
-    into an int16 file; returns (that file, its frames, where the voice starts, the voice)."""
+def _decode(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[compose.Decoded, dict]:
+    """Decode every input (the jingles and bed in a side thread): (voice, {name: jingle})."""
     from concurrent.futures import ThreadPoolExecutor
 
     rate, ch = s.sample_rate, s.channels
@@ -146,13 +143,19 @@ def _compose(
             if p is not None
         }
         voice = compose.decode(pieces, tmp / "voice.f32", rate, ch)
-        decoded = {name: job.result() for name, job in jobs.items()}
+        return voice, {name: job.result() for name, job in jobs.items()}
+
+
+def _compose(
+    voice: compose.Decoded, extras: dict, s: MixSettings, tmp: Path
+) -> tuple[Path, int, int]:
+    """Compose the programme into an int16 file: (that file, its frames, voice start)."""
     programme = tmp / "programme.s16"
     with open(programme, "wb") as fh:
-        voice_start = compose.compose(voice, decoded, s, fh)
-    for d in (voice, *decoded.values()):
+        voice_start = compose.compose(voice, extras, s, fh)
+    for d in (voice, *extras.values()):
         d.raw.unlink()
-    return programme, programme.stat().st_size // (2 * ch), voice_start, voice
+    return programme, programme.stat().st_size // (2 * s.channels), voice_start
 
 
 def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
@@ -160,7 +163,7 @@ def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
     import numpy as np
 
     peak = float(np.max(np.abs(excerpt))) if excerpt.size else 0.0
-    if peak == 0.0:
+    if peak == 0.0 or s.format == "wav":
         return 0.0
     excerpt = excerpt * (0.5 / peak)  # well clear of clipping inside the encoder
     meter = Meter(s.sample_rate, s.channels)
@@ -182,20 +185,17 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
         tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
     ):
-        path, total, voice_start, voice = _compose(pieces, s, Path(tmp))
+        voice, extras = _decode(pieces, s, Path(tmp))
+        excerpt = compose.read(voice, 0, min(voice.frames, 8 * rate), s.channels)
+        shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))  # while composing
+        path, total, voice_start = _compose(voice, extras, s, Path(tmp))
         with open(path, "rb") as fh:
-            shift = pool.submit(lambda: 0.0)
-            if s.format != "wav":
-                excerpt = compose.frames(
-                    fh, voice_start, min(total, voice_start + 8 * rate), s.channels
-                )
-                shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
             alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
             plan = Plan(fh, total, s, voice_start, voice if alone else None)
             del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
             aim = target - shift.result()  # what we ask the predictor for
-            delta_db = plan.solve(aim, ceiling_db, 0.0)
+            delta_db = plan.solve(aim, ceiling_db)
             tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
             try:
                 for attempt in range(1, _ATTEMPTS + 1):
