@@ -95,33 +95,24 @@ def secant(evaluate: Callable[[float], float], aim: float, d: float) -> float:
     Safeguarded secant steps: the predicted loudness rises monotonically with the make-up
     gain but, under heavy limiting, with a slope well below 1.
     """
-    lufs = evaluate(d)
-    best = (abs(aim - lufs), d)
-    lo: tuple[float, float] | None = None  # (gain, loudness) below / above the aim
-    hi: tuple[float, float] | None = None
-    prev: tuple[float, float] | None = None  # previous point while unbracketed
+    pts = [(d, evaluate(d))]  # (gain, loudness), the last one the latest
     for _ in range(25):
-        err = aim - lufs
-        if abs(err) < 0.02 or not math.isfinite(lufs):
+        d, lufs = pts[-1]
+        if abs(aim - lufs) < 0.02 or not math.isfinite(lufs):
             break
-        if err > 0:
-            lo = (d, lufs)
-        else:
-            hi = (d, lufs)
-        if lo is not None and hi is not None:  # bracketed: interpolate, keep inside
-            frac = (aim - lo[1]) / (hi[1] - lo[1])
-            d = lo[0] + min(max(frac, 0.1), 0.9) * (hi[0] - lo[0])
+        below, above = [p for p in pts if p[1] < aim], [p for p in pts if p[1] > aim]
+        if below and above:  # bracketed: interpolate between the nearest, keep inside
+            (d0, l0), (d1, l1) = max(below, key=lambda p: p[1]), min(above, key=lambda p: p[1])
+            d = d0 + min(max((aim - l0) / (l1 - l0), 0.1), 0.9) * (d1 - d0)
         else:  # no bracket yet: step along the local slope (1 at first)
             slope = 1.0
-            if prev is not None and prev[0] != d:
-                slope = min(max((prev[1] - lufs) / (prev[0] - d), 0.05), 1.0)
-            prev = (d, lufs)
-            d = min(d + err / slope, MAX_MAKEUP_DB)
-            if prev[0] == d:  # already at the cap and still too quiet
+            if len(pts) > 1 and pts[-2][0] != d:
+                slope = min(max((pts[-2][1] - lufs) / (pts[-2][0] - d), 0.05), 1.0)
+            d = min(d + (aim - lufs) / slope, MAX_MAKEUP_DB)
+            if d == pts[-1][0]:  # already at the cap and still too quiet
                 break
-        lufs = evaluate(d)
-        if abs(aim - lufs) < best[0]:
-            best = (abs(aim - lufs), d)
+        pts.append((d, evaluate(d)))
+    best = min((abs(aim - lufs), d) for d, lufs in pts)
     if best[0] > 0.1:
         log.warning(
             "limiter: %.1f LUFS not reachable under the peak ceiling without more than %.0f dB"
