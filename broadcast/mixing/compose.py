@@ -93,8 +93,9 @@ def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decode
 def _int16(x: np.ndarray, gain: float) -> bytes:
     import numpy as np
 
-    y = np.rint(x * (gain * 32768.0))
-    return np.clip(y, -32768, 32767).astype("<i2").tobytes()
+    y = x * np.float32(gain * 32768.0)
+    np.clip(np.rint(y, out=y), -32768, 32767, out=y)
+    return y.astype("<i2").tobytes()
 
 
 def read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:
