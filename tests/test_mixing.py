@@ -462,7 +462,7 @@ def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
     from broadcast.mixing import limiter, mastering
 
     s = plain(intro=INTRO, outro=OUTRO)
-    voice, extras = mastering._decode([media["hot"]] * 2, s, tmp_path)
+    voice, extras = mastering._decode([media["hot"]] * 2, s, tmp_path, None)
     path, total, start = mastering._compose(voice, extras, s, tmp_path)
     with open(path, "rb") as fh:
         fused = limiter.Plan(fh, total, s, start, voice)

@@ -144,11 +144,8 @@ class Plan:
         self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
         edges = [(0, self.total)]
         if voice is not None:
-            g, i, j = (
-                10 ** ((s.loudness_lufs - voice.lufs) / 20),
-                start // BLK,
-                -(-voice.frames // BLK),
-            )
+            g = 10 ** ((s.loudness_lufs - voice.lufs) / 20)
+            i, j = start // BLK, -(-voice.frames // BLK)
             np.concatenate(voice.energy, out=self.energy[i : i + j])
             np.concatenate(voice.peaks, out=self.peaks[i : i + j])
             self.energy[i : i + j] *= g**2

@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,8 +130,11 @@ def master(
         ) from e
 
 
-def _decode(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[compose.Decoded, dict]:
-    """Decode every input (the jingles and bed in a side thread): (voice, {name: jingle})."""
+def _decode(
+    pieces: list[Path], s: MixSettings, tmp: Path, head: Callable[[np.ndarray], object] | None
+) -> tuple[compose.Decoded, dict]:
+    """Decode every input (the jingles and bed in a side thread): (voice, {name: jingle});
+    ``head`` gets the voice's first seconds as soon as they are decoded."""
     from concurrent.futures import ThreadPoolExecutor
 
     rate, ch = s.sample_rate, s.channels
@@ -142,7 +145,7 @@ def _decode(pieces: list[Path], s: MixSettings, tmp: Path) -> tuple[compose.Deco
             for name, p in extras.items()
             if p is not None
         }
-        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch)
+        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch, head)
         return voice, {name: job.result() for name, job in jobs.items()}
 
 
@@ -163,7 +166,7 @@ def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
     import numpy as np
 
     peak = float(np.max(np.abs(excerpt))) if excerpt.size else 0.0
-    if peak == 0.0 or s.format == "wav":
+    if peak == 0.0:
         return 0.0
     excerpt = excerpt * (0.5 / peak)  # well clear of clipping inside the encoder
     meter = Meter(s.sample_rate, s.channels)
@@ -185,16 +188,19 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
         tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
     ):
-        voice, extras = _decode(pieces, s, Path(tmp))
-        excerpt = compose.read(voice, 0, min(voice.frames, 8 * rate), s.channels)
-        shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))  # while composing
+        shifts = []  # the encoder's loudness shift, measured while the rest is decoded
+
+        def head(x: np.ndarray) -> None:
+            shifts.append(pool.submit(_codec_shift, x, s, Path(tmp)))
+
+        voice, extras = _decode(pieces, s, Path(tmp), None if s.format == "wav" else head)
         path, total, voice_start = _compose(voice, extras, s, Path(tmp))
         with open(path, "rb") as fh:
             alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
             plan = Plan(fh, total, s, voice_start, voice if alone else None)
             del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
-            aim = target - shift.result()  # what we ask the predictor for
+            aim = target - (shifts[0].result() if shifts else 0.0)  # asked of the predictor
             delta_db = plan.solve(aim, ceiling_db)
             tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
             try:
