@@ -3,8 +3,8 @@
 Loudness within ±0.3 LU of the target and true peak 0.1 dB under the ceiling, both read on
 the encoded stream as written; otherwise the aim/ceiling is corrected and the programme
 rendered again (at most 3 attempts; rare). Lossy encoders shift loudness (libmp3lame
-<=192 kb/s: -0.45 LU), so an 8-s voice excerpt is encoded while the programme is analysed,
-and the aim corrected. The file is written under a temporary name, fsynced and renamed
+<=192 kb/s: -0.45 LU), so the voice's first 8 s are encoded as soon as they are decoded (while
+the rest is decoded and composed), and the aim corrected. The file is written under a temporary name, fsynced and renamed
 over ``out``: an error never leaves a half-written programme.
 """
 
