@@ -459,10 +459,12 @@ def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
     """The limiter plans on the voice's block energies and sample peaks taken while decoding
     it: they must be the composed programme's as read from its file, and every bound must be
     at or over the block's true peak (else the limiter could miss a peak)."""
-    from broadcast.mixing import limiter, mastering
+    from broadcast.mixing import compose, limiter, mastering
+    from broadcast.mixing.loudness import Meter as _Meter
 
     s = plain(intro=INTRO, outro=OUTRO)
-    path, total, start, voice = mastering._compose([media["hot"]] * 2, s, tmp_path)
+    voice, extras = mastering._decode([media["hot"]] * 2, s, tmp_path, None)
+    path, total, start = mastering._compose(voice, extras, s, tmp_path)
     with open(path, "rb") as fh:
         fused = limiter.Plan(fh, total, s, start, voice)
         full = limiter.Plan(fh, total, s, start, None)
@@ -471,9 +473,36 @@ def test_voice_block_figures_stand_for_the_programme(media, tmp_path):
         assert np.allclose(fused.energy[loud], full.energy[loud], rtol=0.01)
         lsb = 10 ** (12 / 20) / 32768
         assert np.all(fused.peaks >= full.peaks) and np.all(fused.peaks <= full.peaks + 3 * lsb)
+        meter = _Meter(RATE, 1)  # the solver's start: the programme's loudness from block energies
+        for a in range(0, total, 65536):
+            meter.feed(compose.frames(fh, a, min(total, a + 65536), 1))
+        assert abs(full.loudness() - meter.loudness()) < 0.01
         full.refine(0.0)  # every block's true peak
         assert np.all(full.peaks <= full.bounds * (1 + 1e-6))
         assert (full.peaks > fused.peaks).sum() > 0.1 * len(full.peaks)  # peaks between samples
+
+
+def test_voice_head_handed_over_while_decoding(media, tmp_path):
+    """The codec-shift excerpt does not wait for the whole voice: decode() hands over its first
+    8 s (once, exactly those frames) while the rest is still being decoded."""
+    from broadcast.mixing import compose
+
+    raw, got = tmp_path / "v.f32", []
+
+    def head(x):
+        got.append((x.copy(), raw.stat().st_size))
+
+    voice = compose.decode([media["speech"]] * 6, raw, RATE, 1, head)
+    whole = np.fromfile(raw, dtype=np.float32)
+    assert len(got) == 1 and voice.frames > 8 * RATE
+    excerpt, written = got[0]
+    assert excerpt.shape == (8 * RATE, 1) and np.array_equal(excerpt[:, 0], whole[: 8 * RATE])
+    assert written < 4 * voice.frames  # the intermediate was not complete yet
+    short, tone = [], 0.3 * np.sin(np.arange(3 * RATE) / 7)  # shorter than 8 s: all of it
+    compose.decode(
+        [write_wav(tmp_path / "s.wav", tone, RATE)], tmp_path / "s.f32", RATE, 1, short.append
+    )
+    assert len(short) == 1 and len(short[0]) == 3 * RATE
 
 
 # ----------------------------------------------------------------------------- measured defects

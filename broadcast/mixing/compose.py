@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from . import MixSettings
 
 HEADROOM_DB = 12.0
+HEAD_S = 8  # seconds of voice handed early to decode()'s ``head``
 _WINDOW_S = 10  # composition window
 _DECLICK_MS = 10
 _STEP = 14  # blocks per ducking step (~10 ms)
@@ -58,24 +59,35 @@ class Decoded:
     peaks: list[np.ndarray]  # sample peak per block, in pieces (joined where they are needed)
 
 
-def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decoded:
+def decode(
+    paths: Sequence[Path], raw: Path, rate: int, channels: int,
+    head: Callable[[np.ndarray], object] | None = None,
+) -> Decoded:  # fmt: skip
     """Decode and join ``paths`` into ``raw`` (one intermediate), measuring loudness and,
-    per block, K-weighted energy and sample peak."""
+    per block, K-weighted energy and sample peak. ``head`` gets the first HEAD_S seconds
+    as soon as they are decoded."""
     import numpy as np
 
     meter = Meter(rate, channels)
-    energy, peaks = [], []
+    energy, peaks, first = [], [], []
     rest_x, rest_w = np.zeros((0, channels), np.float32), np.zeros(0)
     with open(raw, "wb") as fh:
         for x in itertools.chain.from_iterable(ffmpeg.decode(p, rate, channels) for p in paths):
             fh.write(x)  # type: ignore[arg-type]  # ndarray is a buffer
             w = meter.feed(x)
+            if head is not None:
+                first.append(x)
+                if meter.frames >= HEAD_S * rate:
+                    head(np.concatenate(first)[: HEAD_S * rate])
+                    head = None
             if len(rest_w):  # a piece ended off the block grid
                 x, w = np.concatenate([rest_x, x]), np.concatenate([rest_w, w])
             n = len(w) // BLK * BLK
             energy.append(w[:n].reshape(-1, BLK).sum(axis=1).astype(np.float32))
             peaks.append(sample_peaks(x[:n]))
             rest_x, rest_w = x[n:], w[n:]
+    if head is not None and first:  # a voice shorter than HEAD_S
+        head(np.concatenate(first))
     energy.append(pad_blocks(rest_w).reshape(-1, BLK).sum(axis=1).astype(np.float32))
     peaks.append(sample_peaks(pad_blocks(rest_x)))
     names = "、".join(str(p) for p in paths)
@@ -93,8 +105,9 @@ def decode(paths: Sequence[Path], raw: Path, rate: int, channels: int) -> Decode
 def _int16(x: np.ndarray, gain: float) -> bytes:
     import numpy as np
 
-    y = np.rint(x * (gain * 32768.0))
-    return np.clip(y, -32768, 32767).astype("<i2").tobytes()
+    y = x * np.float32(gain * 32768.0)
+    np.clip(np.rint(y, out=y), -32768, 32767, out=y)
+    return y.astype("<i2").tobytes()
 
 
 def _read(d: Decoded, start: int, count: int, channels: int) -> np.ndarray:

@@ -12,9 +12,10 @@ composed programme's int16 file; ``rendered`` streams the limited programme.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from . import compose, ffmpeg
@@ -88,62 +89,30 @@ def gain_chunks(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> It
             yield (np.minimum(box[o_lo - a :], 1.0) * gain).astype(np.float32)
 
 
-def solve(
-    aim: float, peaks: np.ndarray, energy: np.ndarray, frames: int, rate: int,
-    ceiling_db: float, start_db: float,
-) -> float:  # fmt: skip
-    """Make-up gain (dB) whose limited result is predicted at ``aim`` LUFS.
+def secant(evaluate: Callable[[float], float], aim: float, d: float) -> float:
+    """Make-up gain (dB) whose predicted loudness ``evaluate(d)`` is within 0.02 LU of ``aim``.
 
     Safeguarded secant steps: the predicted loudness rises monotonically with the make-up
     gain but, under heavy limiting, with a slope well below 1.
     """
-    import numpy as np
-
-    bounds = []
-    k = 0
-    while (b := segment_bound(k, rate)) < frames:
-        bounds.append(b // BLK)
-        k += 1
-    seg_blocks = np.array(bounds, dtype=np.int64)
-    ceiling = 10 ** (ceiling_db / 20)
-
-    def evaluate(d: float) -> float:
-        seg, a = np.zeros(len(seg_blocks)), 0
-        for gains in gain_chunks(peaks, 10 ** (d / 20), ceiling, rate):
-            b = a + len(gains)
-            ids = np.searchsorted(seg_blocks, np.arange(a, b), side="right") - 1
-            w = np.square(gains, dtype=np.float64) * energy[a:b]
-            seg[ids[0] : ids[-1] + 1] += np.bincount(ids - ids[0], w)
-            a = b
-        return gated_loudness(seg, frames, rate)
-
-    d, lufs = start_db, evaluate(start_db)
-    best = (abs(aim - lufs), d)
-    lo: tuple[float, float] | None = None  # (gain, loudness) below / above the aim
-    hi: tuple[float, float] | None = None
-    prev: tuple[float, float] | None = None  # previous point while unbracketed
+    pts = [(d, evaluate(d))]  # (gain, loudness), the last one the latest
     for _ in range(25):
-        err = aim - lufs
-        if abs(err) < 0.01 or not math.isfinite(lufs):
+        d, lufs = pts[-1]
+        if abs(aim - lufs) < 0.02 or not math.isfinite(lufs):
             break
-        if err > 0:
-            lo = (d, lufs)
-        else:
-            hi = (d, lufs)
-        if lo is not None and hi is not None:  # bracketed: interpolate, keep inside
-            frac = (aim - lo[1]) / (hi[1] - lo[1])
-            d = lo[0] + min(max(frac, 0.1), 0.9) * (hi[0] - lo[0])
+        below, above = [p for p in pts if p[1] < aim], [p for p in pts if p[1] > aim]
+        if below and above:  # bracketed: interpolate between the nearest, keep inside
+            (d0, l0), (d1, l1) = max(below, key=lambda p: p[1]), min(above, key=lambda p: p[1])
+            d = d0 + min(max((aim - l0) / (l1 - l0), 0.1), 0.9) * (d1 - d0)
         else:  # no bracket yet: step along the local slope (1 at first)
             slope = 1.0
-            if prev is not None and prev[0] != d:
-                slope = min(max((prev[1] - lufs) / (prev[0] - d), 0.05), 1.0)
-            prev = (d, lufs)
-            d = min(d + err / slope, MAX_MAKEUP_DB)
-            if prev[0] == d:  # already at the cap and still too quiet
+            if len(pts) > 1 and pts[-2][0] != d:
+                slope = min(max((pts[-2][1] - lufs) / (pts[-2][0] - d), 0.05), 1.0)
+            d = min(d + (aim - lufs) / slope, MAX_MAKEUP_DB)
+            if d == pts[-1][0]:  # already at the cap and still too quiet
                 break
-        lufs = evaluate(d)
-        if abs(aim - lufs) < best[0]:
-            best = (abs(aim - lufs), d)
+        pts.append((d, evaluate(d)))
+    best = min((abs(aim - lufs), d) for d, lufs in pts)
     if best[0] > 0.1:
         log.warning(
             "limiter: %.1f LUFS not reachable under the peak ceiling without more than %.0f dB"
@@ -175,11 +144,8 @@ class Plan:
         self.peaks = np.zeros_like(self.energy)  # sample peaks, true peaks once refined
         edges = [(0, self.total)]
         if voice is not None:
-            g, i, j = (
-                10 ** ((s.loudness_lufs - voice.lufs) / 20),
-                start // BLK,
-                -(-voice.frames // BLK),
-            )
+            g = 10 ** ((s.loudness_lufs - voice.lufs) / 20)
+            i, j = start // BLK, -(-voice.frames // BLK)
             np.concatenate(voice.energy, out=self.energy[i : i + j])
             np.concatenate(voice.peaks, out=self.peaks[i : i + j])
             self.energy[i : i + j] *= g**2
@@ -191,6 +157,10 @@ class Plan:
         for a, b in edges:
             self._measure(a, b)
         self.bounds = peak_bounds(self.peaks)
+        seg = itertools.takewhile(
+            lambda b: b < self.total, (segment_bound(k, self.rate) for k in itertools.count())
+        )
+        self.segments = np.fromiter(seg, np.intp) // BLK  # first block of each 100-ms segment
         self.level = math.inf  # every block whose bound exceeds it holds its true peak
 
     def _measure(self, a: int, b: int) -> None:
@@ -216,14 +186,43 @@ class Plan:
                 self.peaks[i + todo] = true_peaks(x, todo + 1)
         self.level = level
 
-    def solve(self, aim: float, ceiling_db: float, start_db: float) -> float:
-        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs."""
+    def loudness(self, gains: Iterable[np.ndarray] | None = None) -> float:
+        """Predicted loudness of the programme times consecutive chunks of per-block
+        ``gains`` (None: as it is), from block energies summed into 100-ms segments."""
+        import numpy as np
+
+        if gains is None:  # in chunks: a float64 copy of the energies is 40 MB an hour
+            n = len(self.energy)
+            gains = (np.ones(min(1 << 16, n - a), np.float32) for a in range(0, n, 1 << 16))
+        seg, a = np.zeros(len(self.segments)), 0
+        for g in gains:
+            b = a + len(g)
+            i, j = np.searchsorted(self.segments, [a, b])  # segments starting in [a, b)
+            cuts = self.segments[i:j] - a
+            if i == j or cuts[0] != 0:  # the chunk starts inside segment i - 1
+                cuts, i = np.concatenate([[0], cuts]), i - 1
+            w = np.square(g, dtype=np.float64) * self.energy[a:b]
+            seg[i : i + len(cuts)] += np.add.reduceat(w, cuts)
+            a = b
+        return gated_loudness(seg, self.total, self.rate)
+
+    def solve(self, aim: float, ceiling_db: float, start_db: float | None = None) -> float:
+        """Make-up gain (dB) predicted to land at ``aim``, with the true peaks it needs.
+
+        Without limiting the loudness rises dB for dB with the gain, and limiting only
+        lowers it: ``aim`` minus today's loudness is where the first search starts.
+        """
+        ceiling = 10 ** (ceiling_db / 20)
+        d = min(aim - self.loudness(), MAX_MAKEUP_DB) if start_db is None else start_db
+
+        def evaluate(d: float) -> float:
+            return self.loudness(gain_chunks(self.peaks, 10 ** (d / 20), ceiling, self.rate))
+
         for _ in range(8):
-            d = solve(aim, self.peaks, self.energy, self.total, self.rate, ceiling_db, start_db)
+            d = secant(evaluate, aim, d)
             if 10 ** ((ceiling_db - d) / 20) >= self.level:
-                return d
+                break
             self.refine(10 ** ((ceiling_db - d - 1.0) / 20))  # with 1 dB to spare
-            start_db = d
         return d
 
 

@@ -112,12 +112,12 @@ class Meter:
 
         if len(self.guard) < len(x):  # a -400 dBFS Nyquist tone keeps the filters out of denormals
             self.guard = np.resize(np.array([1e-20, -1e-20]), len(x) + 1)
-        w = np.zeros(len(x))
+        w = np.zeros(0)
         for c, weight in enumerate(self.weights):
             v = np.add(x[:, c], self.guard[: len(x)], dtype=np.float64)
             y, self.zi[c] = sosfilt(self.sos, v, zi=self.zi[c])
-            np.square(y, out=y)
-            w += y if weight == 1.0 else weight * y
+            y = np.square(y, out=y) if weight == 1.0 else weight * np.square(y, out=y)
+            w = w + y if len(w) else y
         start, end = self.frames, self.frames + len(w)
         cuts = []
         while self.next_bound <= end:
@@ -185,7 +185,7 @@ def true_peaks(buf: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
 
-    out = sample_peaks(buf)[blocks]
+    out = abs(buf[: len(buf) // BLK * BLK].reshape(-1, BLK * buf.shape[1])[blocks]).max(axis=1)
     for c in range(buf.shape[1]):
         x = np.ascontiguousarray(buf[BLK - _HALF + 1 :, c])
         rows = sliding_window_view(x, 2 * BLK)[::BLK]  # row i: the window of block i + 1

@@ -3,8 +3,8 @@
 Loudness within ±0.3 LU of the target and true peak 0.1 dB under the ceiling, both read on
 the encoded stream as written; otherwise the aim/ceiling is corrected and the programme
 rendered again (at most 3 attempts; rare). Lossy encoders shift loudness (libmp3lame
-<=192 kb/s: -0.45 LU), so an 8-s voice excerpt is encoded while the programme is analysed,
-and the aim corrected. The file is written under a temporary name, fsynced and renamed
+<=192 kb/s: -0.45 LU), so the voice's first 8 s are encoded as soon as they are decoded (while
+the rest is decoded and composed), and the aim corrected. The file is written under a temporary name, fsynced and renamed
 over ``out``: an error never leaves a half-written programme.
 """
 
@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,11 +130,11 @@ def master(
         ) from e
 
 
-def _compose(
-    pieces: list[Path], s: MixSettings, tmp: Path
-) -> tuple[Path, int, int, compose.Decoded]:
-    """Decode every input (the jingles and bed in a side thread) and compose the programme
-    into an int16 file; returns (that file, its frames, where the voice starts, the voice)."""
+def _decode(
+    pieces: list[Path], s: MixSettings, tmp: Path, head: Callable[[np.ndarray], object] | None
+) -> tuple[compose.Decoded, dict]:
+    """Decode every input (the jingles and bed in a side thread): (voice, {name: jingle});
+    ``head`` gets the voice's first seconds as soon as they are decoded."""
     from concurrent.futures import ThreadPoolExecutor
 
     rate, ch = s.sample_rate, s.channels
@@ -145,14 +145,20 @@ def _compose(
             for name, p in extras.items()
             if p is not None
         }
-        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch)
-        decoded = {name: job.result() for name, job in jobs.items()}
+        voice = compose.decode(pieces, tmp / "voice.f32", rate, ch, head)
+        return voice, {name: job.result() for name, job in jobs.items()}
+
+
+def _compose(
+    voice: compose.Decoded, extras: dict, s: MixSettings, tmp: Path
+) -> tuple[Path, int, int]:
+    """Compose the programme into an int16 file: (that file, its frames, voice start)."""
     programme = tmp / "programme.s16"
     with open(programme, "wb") as fh:
-        voice_start = compose.compose(voice, decoded, s, fh)
-    for d in (voice, *decoded.values()):
+        voice_start = compose.compose(voice, extras, s, fh)
+    for d in (voice, *extras.values()):
         d.raw.unlink()
-    return programme, programme.stat().st_size // (2 * ch), voice_start, voice
+    return programme, programme.stat().st_size // (2 * s.channels), voice_start
 
 
 def _codec_shift(excerpt: np.ndarray, s: MixSettings, tmpdir: Path) -> float:
@@ -182,20 +188,20 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
         tempfile.TemporaryDirectory(prefix="broadcast-mix-") as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="codec") as pool,
     ):
-        path, total, voice_start, voice = _compose(pieces, s, Path(tmp))
+        shifts = []  # the encoder's loudness shift, measured while the rest is decoded
+
+        def head(x: np.ndarray) -> None:
+            shifts.append(pool.submit(_codec_shift, x, s, Path(tmp)))
+
+        voice, extras = _decode(pieces, s, Path(tmp), None if s.format == "wav" else head)
+        path, total, voice_start = _compose(voice, extras, s, Path(tmp))
         with open(path, "rb") as fh:
-            shift = pool.submit(lambda: 0.0)
-            if s.format != "wav":
-                excerpt = compose.frames(
-                    fh, voice_start, min(total, voice_start + 8 * rate), s.channels
-                )
-                shift = pool.submit(_codec_shift, excerpt, s, Path(tmp))
             alone = not (s.bed or s.intro_overlap_ms)  # nothing mixed under the voice
             plan = Plan(fh, total, s, voice_start, voice if alone else None)
             del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
-            aim = target - shift.result()  # what we ask the predictor for
-            delta_db = plan.solve(aim, ceiling_db, 0.0)
+            aim = target - (shifts[0].result() if shifts else 0.0)  # asked of the predictor
+            delta_db = plan.solve(aim, ceiling_db)
             tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
             try:
                 for attempt in range(1, _ATTEMPTS + 1):

@@ -18,11 +18,7 @@ CHIME_OFFSET_LU = -1.0  # the chime a little below the voice
 
 
 def quick_master(voice: Any, out: Path, settings: Any, tags: dict[str, str] | None = None) -> Any:
-    """Chime, a short gap, the voice: one ffmpeg pass instead of the mastering loop (which
-    takes seconds): single-pass ``loudnorm`` to the station's loudness and true-peak ceiling on
-    each part, and ffmpeg's ``ebur128`` measures the result for the programme record. A few
-    tenths of an LU less exact than :func:`mixing.master`; seconds faster, which is what counts
-    here."""
+    """Chime, gap, voice at ``out``; the record's loudness and peak as ffmpeg reads them."""
     from ..errors import MixError
     from ..files import atomic_path
     from . import MixResult, probe_duration
