@@ -164,14 +164,26 @@ def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server
     assert "\n" not in body and len(body) >= 10_000
     p = tmp_path / "长稿.txt"
     p.write_text("防诈长稿\n" + body, encoding="utf-8")
-    # what is tested is the chunking: no listen check of this 40-minute programme (a minute of
-    # Whisper; the check itself is tested on programmes of every engine in test_voice)
-    use_endpoint(bc, edge_server.wss_url, concurrency=2, listen_check="false")
+    # what is tested is the chunking, not the audio: the service is asked to read at double speed
+    # (+100 %, as the real one can) into a 22.05-kHz WAV programme, which quarters the mastering
+    # of this 20-minute programme; no listen check (a minute of Whisper; the check itself is
+    # tested on programmes of every engine in test_voice). MP3 output at 44.1 kHz and the default
+    # rate are tested on short programmes above.
+    use_endpoint(
+        bc,
+        edge_server.wss_url,
+        concurrency=2,
+        listen_check="false",
+        rate='"+100%"',
+        format='"wav"',
+        sample_rate=22050,
+    )
     r = bc("queue", "add", str(p), "--topic", "反电诈")
     assert r.exit_code == 0, r.output
     assert "未做收听检查（[tts] listen_check = false）" in r.output
     assert edge_server.request_count >= 10
     assert max(req["text_bytes"] for req in edge_server.requests) <= 4096
+    assert {req["rate"] for req in edge_server.requests} == {"+100%"}
     # two requests run at once, so they may reach the server in either order: the chunk with the
     # title first, then the full chunks (all alike: whole sentences up to the limit), the rest last
     texts = sorted((req["text"] for req in edge_server.requests), key=len, reverse=True)
@@ -179,7 +191,8 @@ def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server
     texts.remove(first)
     assert first + "".join(texts) == "防诈长稿。\n" + body
     (prog,) = programmes(bc)
-    assert prog["engine"] == "edge"
+    assert prog["engine"] == "edge" and Path(prog["file"]).suffix == ".wav"
+    assert prog["duration_s"] > 15 * 60  # the whole text was read, at double speed
     assert_broadcast_ready(Path(prog["file"]))
 
 
