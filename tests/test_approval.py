@@ -57,6 +57,7 @@ def own_copy(bc, programme_id: int) -> str:
     return str(dst)
 
 
+@pytest.mark.slow(13)
 def test_real_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
     bc = air_station
     require(bc)
@@ -131,6 +132,7 @@ def test_a_file_changed_after_approval_is_refused_and_recorded_failed(air_statio
     )
 
 
+@pytest.mark.slow(4)
 def test_reproducing_needs_approval_again(air_station):
     bc = air_station
     require(bc)
@@ -222,6 +224,7 @@ def test_the_same_level_twice_is_refused(air_station):
     assert bc.db_counts() == before
 
 
+@pytest.mark.slow(3)
 def test_three_levels_sign_in_order_and_air_only_when_all_signed(air_station):
     bc = air_station
     require(bc, ["初审", "复审", "终审"])
@@ -314,6 +317,7 @@ def test_emergencies_air_first_and_show_pending_until_signed_after_air(air_stati
         engine.dispose()
 
 
+@pytest.mark.slow(3)
 def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_station):
     """Refused (未审核), approved, played again — all within one second of the clock."""
     from datetime import datetime
@@ -340,6 +344,7 @@ def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_s
     assert rows == [(key, "missed"), (f"{key}#2", "completed")]
 
 
+@pytest.mark.slow(5)
 def test_with_approval_required_the_daemon_does_not_revoice_behind_the_staffs_back(bc, tmp_path):
     """An approved espeak programme; edge-tts answers again: with approval required the daemon
     leaves it (a re-voiced programme would need approval again and stop airing); without, it

