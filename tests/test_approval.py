@@ -58,6 +58,7 @@ def own_copy(bc, programme_id: int) -> str:
     return str(dst)
 
 
+@pytest.mark.slow(4)
 def test_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
     """The real Daemon in-process on the fake clock (tests/fake_clock.py): the approval gate is
     in `playback.air`, the same for every airing; real processes are tested in test_daemon."""

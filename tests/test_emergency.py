@@ -50,7 +50,7 @@ def quiet_now(bc) -> None:
 # --- real daemon, real time ---
 
 
-@pytest.mark.slow(35)
+@pytest.mark.slow(28)
 def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_station):
     bc = air_station
     t_long = one_off(bc, "2", 2)  # 《反诈提醒》, about 14 s, every village

