@@ -34,6 +34,21 @@ def make_station(folder: Path) -> Path:
     return folder
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: tests marked ``@pytest.mark.slow(seconds)`` (their typical time on an idle
+    2-core PC) run before the rest, longest first, in collection order otherwise. With
+    ``make test`` (``-n 2 --maxschedchunk 1``) each worker takes the next test as it frees up,
+    so the long ones spread over both workers and the short ones even out the end, instead of
+    one worker finishing a long test alone. Every worker sorts the same way (xdist needs the
+    same order everywhere)."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.args[0]) if mark is not None and mark.args else 0.0
+
+    items.sort(key=lambda item: -seconds(item))  # stable: ties keep collection order
+
+
 @pytest.fixture
 def station(tmp_path: Path) -> Path:
     """A fresh station folder: the sample config.toml and lexicon, its own station.db."""

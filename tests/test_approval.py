@@ -1,4 +1,4 @@
-"""Approval bound to the audio: the real daemon airs only what was approved; a file changed after
+"""Approval bound to the audio: the daemon airs only what was approved; a file changed after
 approval is refused; re-producing needs a new approval; levels go in order; emergencies air first
 and stay 待补签 until signed; bad input is one line and writes nothing. Real espeak-ng programmes,
 real SQLite files, the null player."""
@@ -10,9 +10,10 @@ import json
 import re
 import shutil
 import sqlite3
+from datetime import timedelta
 
 import pytest
-from test_daemon import Daemon, airings, one_off, row_at, stop, wait_for
+from test_daemon import airings, now, one_off, row_at
 
 from broadcast import airlog, approval, config, db, programmes
 
@@ -57,7 +58,12 @@ def own_copy(bc, programme_id: int) -> str:
     return str(dst)
 
 
-def test_real_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
+@pytest.mark.slow(4)
+def test_daemon_airs_the_approved_programme_and_records_the_unapproved_missed(air_station):
+    """The real Daemon in-process on the fake clock (tests/fake_clock.py): the approval gate is
+    in `playback.air`, the same for every airing; real processes are tested in test_daemon."""
+    from fake_clock import Driver
+
     bc = air_station
     require(bc)
     r = bc("approve", "3", "--by", "张三", "--note", "同意播出")
@@ -80,9 +86,13 @@ def test_real_daemon_airs_the_approved_programme_and_records_the_unapproved_miss
     (line3,) = [x for x in listing.splitlines() if "宪法提醒" in x]
     assert "未审核（还需负责人审核），不会播出" in line1 and "不会播出" not in line3
 
-    d = Daemon(bc, "--for", "60")
-    wait_for(lambda: row_at(bc, t3, "completed"), 30)
-    stop(d)
+    d = Driver(bc.config, now().replace(microsecond=0))
+    try:
+        d.start()
+        d.run_until(t3 + timedelta(seconds=30))
+    finally:
+        d.close()
+    assert row_at(bc, t3, "completed"), d.text()
     rows = {r["programme_id"]: r for r in airings(bc)}
     assert (rows[1]["scheduled_at"], rows[1]["status"], rows[1]["started_at"]) == (
         t1.isoformat(),
@@ -131,6 +141,7 @@ def test_a_file_changed_after_approval_is_refused_and_recorded_failed(air_statio
     )
 
 
+@pytest.mark.slow(4)
 def test_reproducing_needs_approval_again(air_station):
     bc = air_station
     require(bc)
@@ -222,6 +233,7 @@ def test_the_same_level_twice_is_refused(air_station):
     assert bc.db_counts() == before
 
 
+@pytest.mark.slow(3)
 def test_three_levels_sign_in_order_and_air_only_when_all_signed(air_station):
     bc = air_station
     require(bc, ["初审", "复审", "终审"])
@@ -314,6 +326,7 @@ def test_emergencies_air_first_and_show_pending_until_signed_after_air(air_stati
         engine.dispose()
 
 
+@pytest.mark.slow(3)
 def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_station):
     """Refused (未审核), approved, played again — all within one second of the clock."""
     from datetime import datetime
@@ -340,6 +353,7 @@ def test_a_play_refused_and_retried_within_the_same_second_are_two_records(air_s
     assert rows == [(key, "missed"), (f"{key}#2", "completed")]
 
 
+@pytest.mark.slow(5)
 def test_with_approval_required_the_daemon_does_not_revoice_behind_the_staffs_back(bc, tmp_path):
     """An approved espeak programme; edge-tts answers again: with approval required the daemon
     leaves it (a re-voiced programme would need approval again and stop airing); without, it

@@ -162,6 +162,7 @@ def test_config_check_catches_what_only_this_pc_shows(bc):
     assert not (bc.folder / "nowhere").exists()
 
 
+@pytest.mark.slow(14)
 def test_twenty_parallel_queue_adds_keep_positions_unique_and_dense(one_script):
     bc = one_script
     procs = [
@@ -208,6 +209,7 @@ def full_station(bc, tmp_path_factory):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow(4)
 def test_full_disk_gives_one_line_and_writes_nothing(full_station, tmp_path):
     bc, fill = full_station
     text = bc.config.read_text(encoding="utf-8")

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 TZ = ZoneInfo("Asia/Shanghai")
 SHORT = "禁毒提醒\n远离毒品。"
 LONG = "反诈提醒\n接到陌生电话要求转账，请立即挂断，拨打九六一一零咨询。不要透露验证码，不要点击陌生链接。"
@@ -132,6 +134,7 @@ def stop(d: Daemon) -> None:
     assert d.wait(20) == 0, d.text()
 
 
+@pytest.mark.slow(8)
 def test_one_off_added_from_another_process_while_running_airs(air_station):
     bc = air_station
     d = Daemon(bc, "--for", "60")
@@ -176,6 +179,7 @@ def test_second_daemon_refuses(air_station):
     stop(d)
 
 
+@pytest.mark.slow(11)
 def test_kill_9_mid_airing_then_restart(air_station):
     bc = air_station
     t_long = one_off(bc, "2", 2)
@@ -199,6 +203,7 @@ def test_kill_9_mid_airing_then_restart(air_station):
     assert lateness(rows[1]) < 1.0
 
 
+@pytest.mark.slow(4)
 def test_sigterm_interrupts_the_airing_and_records_seconds(air_station):
     bc = air_station
     one_off(bc, "2", 2)

@@ -205,6 +205,7 @@ def test_long_text_without_whitespace_is_sent_whole(edge_server):
     assert len(events) == len(split_sentences(text)) and len(audio) > 100_000
 
 
+@pytest.mark.slow(5)
 def test_long_text_with_newlines_is_split_at_4096_bytes_of_escaped_text(edge_server):
     text = _long_text(newlines=True)
     audio, events = collect(text, rate="+100%")

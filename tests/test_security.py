@@ -130,6 +130,7 @@ def test_a_placeholder_inside_a_shell_command_is_refused(bc):
     assert "playback.pre_air: 占位符 {title} 必须单独作为一个参数" in r.output
 
 
+@pytest.mark.slow(3)
 def test_a_title_reaches_an_argv_hook_as_one_inert_argument(bc, tmp_path, instant_player):
 
     from test_daemon import configure

@@ -207,6 +207,7 @@ def test_kill_9_of_the_daemon_stops_the_player(short_station):
 # --- 4. a locked database delays the rows, never the airing ---
 
 
+@pytest.mark.slow(22)
 def test_database_locked_for_20_s_across_an_airing(short_station):
     bc = short_station
     t = one_off(bc, "1", 3)
@@ -310,6 +311,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow(12)
 def test_disk_full_while_the_daemon_runs_loses_no_airing(small_disk, short_station):
     mnt, fill = small_disk
     bc = short_station
@@ -343,6 +345,7 @@ def test_disk_full_while_the_daemon_runs_loses_no_airing(small_disk, short_stati
 
 
 @pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="libfaketime (Debian faketime) not installed")
+@pytest.mark.slow(8)
 def test_clock_step_back_10_min_then_a_new_one_off_airs(short_station, tmp_path):
     bc = short_station
     offset = tmp_path / "faketime"
@@ -392,6 +395,7 @@ def test_clock_step_back_10_min_then_a_new_one_off_airs(short_station, tmp_path)
 # --- 6. config.toml edited under a running daemon ---
 
 
+@pytest.mark.slow(9)
 def test_a_slot_added_to_config_toml_while_running_airs(short_station):
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
