@@ -221,17 +221,24 @@ def _stderr(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
+@functools.cache
+def _official_years() -> range:
+    """The years chinesecalendar has the State Council's notices for (empty: not installed)."""
+    try:
+        from chinese_calendar.constants import holidays
+    except ImportError:
+        return range(0)
+    return range(min(holidays).year, max(holidays).year + 1)
+
+
 @functools.lru_cache(maxsize=64)
 def _official(day: date) -> tuple[str | None, bool] | None:
     """chinesecalendar's answer, or None when it has no data for that year."""
-    try:
-        import chinese_calendar as cc
-    except ImportError:
+    if day.year not in _official_years():
         return None
-    try:
-        off, name = cc.get_holiday_detail(day)
-    except NotImplementedError:
-        return None
+    import chinese_calendar as cc
+
+    off, name = cc.get_holiday_detail(day)
     if off and name:
         return _HOLIDAY_NAMES.get(name, name), False
     return None, (not off and day.weekday() >= 5)
