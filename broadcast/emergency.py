@@ -120,31 +120,6 @@ def check(
     )
 
 
-# --- is a daemon running? ---
-
-
-def daemon_running(cfg: Config) -> bool:
-    """The station lock is held: `broadcast run` is running for this station."""
-    from . import files
-
-    path = cfg.base / ".broadcast-daemon.lock"
-    if not path.exists():
-        return False
-    try:
-        fd = files.open_lock(path)
-    except OSError:
-        return False
-    import os
-
-    try:
-        if files.try_lock(fd):
-            files.unlock(fd)
-            return False
-        return True
-    finally:
-        os.close(fd)
-
-
 # --- production ---
 
 
@@ -429,6 +404,7 @@ def send(
     """`broadcast emergency`: produce at once, then hand to the daemon, or air here (--now)."""
     from .console import villages_text
     from .playback import make_player
+    from .station_lock import daemon_running
 
     req = check(
         cfg, text=text, file=file, villages=villages, zones=zones, repeat=repeat, title=title
