@@ -142,7 +142,7 @@ def emergency_config(cfg: Config) -> Config:
 
 def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
     """The script for ``req`` (a new one, or the stored one for the same text/recording)."""
-    from . import scripts
+    from . import script_library, scripts
 
     if req.file is not None:
         sf = scripts.read(req.file, cfg.scripts.max_bytes)
@@ -157,7 +157,7 @@ def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
             encoding="UTF-8",
         )
     with engine.begin() as conn:
-        added = scripts.add(
+        added = script_library.add(
             conn,
             sf,
             now_iso=now.isoformat(),
@@ -172,10 +172,10 @@ def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
 def produce(engine: Engine, cfg: Config, script_id: int, now: datetime) -> Any:
     """The notice's programme (chime in front; see :func:`emergency_config`), mixed in one
     ffmpeg pass (:func:`quick_master`)."""
-    from . import programmes, scripts
+    from . import programmes, script_library
 
     with engine.connect() as conn:
-        script = scripts.get(conn, script_id)
+        script = script_library.get(conn, script_id)
     from .mixing.quick import quick_master
 
     out = programmes.produce_one(
