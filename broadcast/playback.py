@@ -394,14 +394,14 @@ def play_now(
 ) -> str:
     """`broadcast play`: air a programme now on this PC, recorded like any airing. Quiet
     hours apply (噪声污染防治法) unless ``override`` (`--override`), which the record states."""
-    from . import programmes, queue, scripts
+    from . import programmes, queue, script_library
     from .rules import quiet_conflict
     from .schedule import resolve_villages
 
     chosen = queue.parse_villages(villages, cfg.villages)
     with engine.connect() as conn:
         prog, _ = programmes.for_item(conn, item)
-        topic = scripts.get(conn, prog.script_id).topic
+        topic = script_library.get(conn, prog.script_id).topic
     now = clock()
     window = quiet_conflict(now, prog.duration_s, cfg.rules)
     note = None

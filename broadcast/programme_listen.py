@@ -61,7 +61,7 @@ def check_listen(
 ) -> tuple[list[str], int]:
     """`programmes check`: the listen check on these programmes (all current ones by default);
     the lines for the staff and how many may not be understood."""
-    from . import scripts
+    from . import script_library
     from .listen import UNCLEAR, ListenError, missing_reason, verdict
 
     reason = missing_reason()
@@ -81,7 +81,7 @@ def check_listen(
             lines.append(f"节目 {p.id}《{p.title}》的文件已不存在，无法检查：{p.file}")
             continue
         with engine.connect() as conn:
-            script = scripts.get(conn, p.script_id)
+            script = script_library.get(conn, p.script_id)
         p, line = listen_and_store(
             engine, cfg, p, spoken_text(cfg, script), timed_cues(cfg, p), now_iso
         )

