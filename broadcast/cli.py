@@ -64,7 +64,7 @@ class Station:
 
     def _replay_kept_airings(self, engine: Engine) -> None:
         """Airing rows a locked or full database refused earlier are written at the next command."""
-        from .airlog import Journal
+        from .airlog_journal import Journal
         from .playback import journal_path
 
         journal = Journal(journal_path(self.cfg))
@@ -104,7 +104,7 @@ def environment_error(e: BaseException) -> str | None:
     import errno
 
     if type(e).__module__.startswith("sqlalchemy"):
-        from .airlog import describe_db_error
+        from .db import describe_db_error
 
         return f"{describe_db_error(e)}，操作未完成，没有写入任何内容；请检查 station.db 和磁盘空间"
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):

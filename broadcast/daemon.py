@@ -13,7 +13,7 @@ Reconciling runs in its own thread on the monotonic clock, so a wall-clock step 
 a step either way (wall and monotonic clocks disagree by more than CLOCK_JUMP_SECONDS) drops the
 waiting jobs and plans again from the new time. The same thread reloads config.toml when it
 changes (the old config stays when the new one has errors) and replays airing rows that a locked
-or full database refused (:class:`airlog.Journal`); database trouble is logged once a minute.
+or full database refused (:class:`airlog_journal.Journal`); database trouble is logged once a minute.
 After midnight it appends the previous day's line to the airing log's digest file (:mod:`chain`).
 
 Who holds the output (应急 > 上级转播 > 日常, 顺延) is :class:`air.Air`; what a job airs once it
@@ -96,7 +96,7 @@ class Daemon:
         self.grace = timedelta(seconds=cfg.schedule.misfire_grace_seconds)
         self._digest_day: date | None = None  # the day whose digest line was last seen to
         self._said_no_upgrade = False  # approval required: the upgrade job said it stands down
-        from .airlog import Journal
+        from .airlog_journal import Journal
         from .playback import journal_path
 
         self.journal = Journal(journal_path(cfg))
@@ -216,7 +216,7 @@ class Daemon:
         """:meth:`reconcile`, with database trouble said once a minute instead of a traceback."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from .airlog import describe_db_error
+        from .db import describe_db_error
 
         try:
             self.reconcile()
@@ -335,7 +335,7 @@ class Daemon:
         from apscheduler.triggers.interval import IntervalTrigger
         from sqlalchemy.exc import SQLAlchemyError
 
-        from .airlog import describe_db_error
+        from .db import describe_db_error
 
         try:
             self.recover_and_catch_up()
@@ -405,7 +405,7 @@ class Daemon:
                 self._reconciler.join(15)
             if self._watcher.is_alive():
                 self._watcher.join(30)
-            from .airlog import KEPT
+            from .airlog_journal import KEPT
 
             kept = self.journal.write(
                 self.engine, "stopped", run_id=self.run_id, at=self.now().isoformat()

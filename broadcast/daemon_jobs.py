@@ -95,7 +95,7 @@ def air_job(d: Daemon, kind: str, at: datetime, oneoff_id: int | None) -> None:
     except Exception as e:  # noqa: BLE001 - a job must never take the daemon down
         from sqlalchemy.exc import SQLAlchemyError
 
-        from .airlog import describe_db_error
+        from .db import describe_db_error
 
         said = describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
         d.log(f"错误：{kind} {at:%H:%M:%S} 播出出错：{said}")
@@ -104,7 +104,7 @@ def air_job(d: Daemon, kind: str, at: datetime, oneoff_id: int | None) -> None:
 
 def record_failure(d: Daemon, kind: str, at: datetime, oneoff_id: int | None, reason: str) -> None:
     """Nothing is silently skipped: an airing that could not even be attempted is `failed`."""
-    from . import airlog
+    from .airlog_journal import KEPT
 
     key = f"oneoff:{oneoff_id}" if kind in ("oneoff", "relay") else f"{kind}#1"
     kept = d.journal.write(
@@ -122,7 +122,7 @@ def record_failure(d: Daemon, kind: str, at: datetime, oneoff_id: int | None, re
             reason=reason,
         ),
     )
-    if kept is airlog.KEPT:
+    if kept is KEPT:
         d.trouble(f"{d.journal.problem}，播出记录暂存，恢复后自动写入")
 
 

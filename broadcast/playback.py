@@ -153,8 +153,8 @@ def lock_path(cfg: Config) -> Path:
 
 
 def journal_path(cfg: Config) -> Path:
-    """The journal of airing-log writes the database refused (see :class:`airlog.Journal`)."""
-    from .airlog import JOURNAL_NAME
+    """The journal of airing-log writes the database refused (see :class:`airlog_journal.Journal`)."""
+    from .airlog_journal import JOURNAL_NAME
 
     url = cfg.database_url
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":  # beside the database file
@@ -180,14 +180,16 @@ def air(
 
     With ``refuse_when_busy`` (`broadcast play`), a busy output raises PlaybackError and
     writes nothing: a manual play that was refused is not an airing. The airing's rows go
-    through ``journal`` (an :class:`airlog.Journal`): a locked or full database delays the
+    through ``journal`` (an :class:`airlog_journal.Journal`): a locked or full database delays the
     rows, never the airing, and never changes what they say."""
     from . import airlog
+    from .airlog_journal import KEPT, Journal
+    from .db import describe_db_error
     from .programmes import get
     from .rules import zones_of
 
     if journal is None:
-        journal = airlog.Journal(journal_path(cfg))
+        journal = Journal(journal_path(cfg))
 
     audience = airlog.estimate_audience(req.villages, cfg.villages, cfg.report.audience_factor)
     what = airlog.What(title=req.title, topic=req.topic, queue_entry_id=req.queue_entry_id)
@@ -229,7 +231,7 @@ def air(
         log(
             f"{req.scheduled_at:%H:%M:%S} {what.title or '（无节目）'}：{airlog.STATUS_LABELS[status]}，{reason}"
         )
-        if new is airlog.KEPT:
+        if new is KEPT:
             log(f"警告：{journal.problem}，播出记录暂存，数据库恢复后自动写入")
             return Outcome(None, status, reason)
         return Outcome(new, status if new else "duplicate", reason)
@@ -291,10 +293,10 @@ def air(
         )
         if airing_id is None:
             return Outcome(None, "duplicate")
-        if airing_id is airlog.KEPT and refuse_when_busy:  # `broadcast play`: staff can retry
+        if airing_id is KEPT and refuse_when_busy:  # `broadcast play`: staff can retry
             journal.forget_last()
             raise PlaybackError(f"{journal.problem}，无法记录播出，因此没有播出；请排除后重试")
-        if airing_id is airlog.KEPT:  # the database is locked or full: air now, write later
+        if airing_id is KEPT:  # the database is locked or full: air now, write later
             airing_id = None
             log(f"警告：{journal.problem}，照常播出，播出记录暂存，数据库恢复后自动写入")
         late = (started - req.scheduled_at).total_seconds()
@@ -345,7 +347,7 @@ def air(
         except Exception as e:  # noqa: BLE001 - whatever happens, the row is finalised
             from sqlalchemy.exc import SQLAlchemyError
 
-            said = airlog.describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
+            said = describe_db_error(e) if isinstance(e, SQLAlchemyError) else str(e)[:200]
             status, reason = "failed", f"播放出错：{e.__class__.__name__}: {said}"
             played = time.monotonic() - t0
         except BaseException:  # KeyboardInterrupt/SystemExit: interrupted, with the real seconds
@@ -366,7 +368,7 @@ def air(
                     reason=reason,
                 ),
             )
-            if kept is airlog.KEPT:
+            if kept is KEPT:
                 log(f"警告：{journal.problem}，播出记录暂存，数据库恢复后自动写入")
             log(
                 f"{req.scheduled_at:%H:%M:%S} 《{programme.title}》{airlog.STATUS_LABELS[status]}"

@@ -1,13 +1,13 @@
 """The daemon's airing logic on a fake clock, in-process: the real Daemon, the real SQLite file
 and the real schedule; only time and APScheduler's timing are simulated.
 
-- :class:`FakeClock` is the daemon's :class:`broadcast.daemon.Clock`; it moves only when told.
+- :class:`FakeClock` is the daemon's :class:`broadcast.daemon_clock.Clock`; it moves only when told.
 - :class:`FakePlayer` "plays" by advancing the fake clock (progress every PROGRESS_EVERY s).
 - :class:`FakeScheduler` is the part of APScheduler that :meth:`Daemon.reconcile` uses (add,
   list, remove jobs), holding the date jobs it is given.
 - :class:`Driver` steps time: every RECONCILE_SECONDS it calls ``Daemon.tick`` (one round of
   the reconciler thread), and it fires due jobs one by one in the order they came due through
-  ``Daemon.fire`` (what APScheduler's one-thread airing executor does), so a job that comes due
+  ``daemon_jobs.fire`` (what APScheduler's one-thread airing executor does), so a job that comes due
   during an airing runs when that airing ends — late, behind it.
 """
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broadcast import airlog, chain, db
+from broadcast import airlog, airlog_journal, chain, db
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = "2026-12-01T06:00:00+08:00"  # when the station database was created (the chain began)
@@ -285,7 +285,7 @@ def test_journal_replayed_finalisation_passes_and_replaying_twice_adds_nothing(l
     (twice: the journal may be replayed again after a crash) — one event, and the log passes."""
     path = logged.folder / "station.db"
     engine = db.open_station(f"sqlite:///{path}", NOW)
-    journal = airlog.Journal(path.parent / airlog.JOURNAL_NAME, busy_ms=100)
+    journal = airlog_journal.Journal(path.parent / airlog_journal.JOURNAL_NAME, busy_ms=100)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -293,14 +293,14 @@ def test_journal_replayed_finalisation_passes_and_replaying_twice_adds_nothing(l
             engine, "finish", key="play:x", at=t("20:00:00"),
             values=dict(status="completed", ended_at=t("20:03:00"), seconds_played=180.0),
         )  # fmt: skip
-        assert kept is airlog.KEPT
+        assert kept is airlog_journal.KEPT
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     saved = journal.path.read_text(encoding="utf-8")
     assert journal.replay(engine) == 1
     journal.path.write_text(saved, encoding="utf-8")  # the same journal once more
-    assert airlog.Journal(journal.path).replay(engine) == 1
+    assert airlog_journal.Journal(journal.path).replay(engine) == 1
     engine.dispose()
     code, line = verify(logged)
     assert code == 0 and line.startswith("校验通过（PASS）：7 条播出事件、4 条播出记录"), line

@@ -241,12 +241,12 @@ def test_database_locked_for_20_s_across_an_airing(short_station):
 def test_journal_replays_kept_rows_at_the_next_start(short_station):
     """A row kept in the journal (the disk was full) is written when the daemon starts again
     (by the command that opens the database, or else by the daemon's start-up)."""
-    from broadcast import airlog, config, db
+    from broadcast import airlog_journal, config, db
 
     bc = short_station
     cfg = config.load(str(bc.config))
     engine = db.create_engine(cfg.database_url)
-    journal = airlog.Journal(bc.folder / airlog.JOURNAL_NAME)
+    journal = airlog_journal.Journal(bc.folder / airlog_journal.JOURNAL_NAME)
     journal._keep(
         {
             "uid": "x",
@@ -268,7 +268,7 @@ def test_journal_replays_kept_rows_at_the_next_start(short_station):
     d = Daemon(bc, "--for", "1")
     assert d.wait() == 0, d.text()
     assert [r["status"] for r in airings(bc)] == ["completed"]
-    assert not (bc.folder / airlog.JOURNAL_NAME).exists()
+    assert not (bc.folder / airlog_journal.JOURNAL_NAME).exists()
 
 
 def can_mount() -> str | None:
