@@ -208,27 +208,31 @@ def compute(conn: Connection, cfg: Config, period: Period) -> Figures:
 
 
 def silent_airings(conn: Connection, period: Period) -> int:
-    """Completed airings made by the null player (the PC had no sound card)."""
+    """Completed 普法 airings (the ones the report counts) made by the null player (the PC had
+    no sound card)."""
     from sqlalchemy import false, func, select
 
+    from .airlog import SPECIAL_KINDS
     from .db import airings as a
     from .log_filters import where
 
     stmt = where(select(func.count()), period.filters()).where(
-        a.c.status == "completed", a.c.audible == false()
+        a.c.status == "completed", a.c.audible == false(), a.c.kind.not_in(SPECIAL_KINDS)
     )
     return conn.execute(stmt).scalar() or 0
 
 
 def voices(conn: Connection, period: Period) -> dict[str, int]:
-    """Completed airings by the voice that actually aired (the engine in each airing record)."""
+    """Completed 普法 airings (the ones the report counts) by the voice that actually aired (the
+    engine in each airing record)."""
     from sqlalchemy import func, select
 
+    from .airlog import SPECIAL_KINDS
     from .db import airings as a
     from .log_filters import where
 
     stmt = where(select(a.c.engine, func.count()), period.filters()).where(
-        a.c.status == "completed"
+        a.c.status == "completed", a.c.kind.not_in(SPECIAL_KINDS)
     )
     return {e or "": n for e, n in conn.execute(stmt.group_by(a.c.engine))}
 

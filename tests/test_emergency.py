@@ -247,6 +247,10 @@ def test_now_airs_it_here_exempt_from_quiet_hours_and_is_reported(air_station, i
     assert r.exit_code == 0, r.output
     assert "此外，应急插播2次，未计入上述普法节目统计。" in r.output
     assert "播出普法节目共1次" in r.output
+    # the voices and the no-sound-card disclosure count the same 普法 airings as the total
+    voices = re.search(r"按播出所用语音：([^。]*)。", r.output)[1]
+    assert re.fullmatch(r"[^、]*1次(（[^）]*）)?", voices), r.output
+    assert "上述1次中有" not in r.output, r.output
     out = bc.folder / "台账.csv"
     assert bc("log", "export", "-o", str(out)).exit_code == 0
     kinds_column = [line.rsplit(",", 1)[1] for line in out.read_text("utf-8-sig").splitlines()]
