@@ -66,22 +66,23 @@ def gain_chunks(peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> It
     carry = 0.0  # release state (dB) of the previous block
     hist = np.ones(ahead)  # last ``ahead`` linear gains, for the moving average
     chunk = 1 << 16
+    limit = np.float32(ceiling / gain)
     for a in range(0, n_ext, chunk):
         b = min(n_ext, a + chunk)
         lo, hi = a - hold - 1, b + ahead + 1
-        need = np.ones(hi - lo)
+        need = np.ones(hi - lo, np.float32)  # float32 until the release ramp: half the work
         p_lo, p_hi = max(lo, pre), min(hi, n_ext)
         if p_hi > p_lo:
             with np.errstate(divide="ignore"):
-                need[p_lo - lo : p_hi - lo] = np.minimum(
-                    1.0, ceiling / (gain * peaks[p_lo - pre : p_hi - pre].astype(np.float64))
+                np.minimum(
+                    1.0, limit / peaks[p_lo - pre : p_hi - pre], out=need[p_lo - lo : p_hi - lo]
                 )
         m = minimum_filter1d(need, size, origin=origin, mode="constant", cval=1.0)
         m = m[hold + 1 : hold + 1 + (b - a)]
         ramp = np.arange(b - a) * step
         rel = ramp + np.minimum(carry + step, np.minimum.accumulate(20 * np.log10(m) - ramp))
         carry = float(rel[-1])
-        ext = np.concatenate([hist, 10 ** (rel / 20)])
+        ext = np.concatenate([hist, np.exp(rel * (math.log(10) / 20))])
         hist = ext[len(ext) - ahead :]
         cs = np.concatenate([[0.0], np.cumsum(ext)])
         box = (cs[ahead + 1 :] - cs[: -ahead - 1]) / (ahead + 1)  # mean over [j - ahead, j]

@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,15 +201,19 @@ def _master(pieces: list[Path], out: Path, s: MixSettings, tags: dict[str, str])
             del voice
             ceiling_db = tp_limit - ffmpeg.FORMATS[s.format].margin_db
             aim = target - (shifts[0].result() if shifts else 0.0)  # asked of the predictor
-            delta_db = plan.solve(aim, ceiling_db)
+            delta_db: float | None = None
             tmp_out = files.temp_beside(out)  # mode from the umask (0644 as a rule), not 0600
+
+            def solved() -> Iterator[np.ndarray]:  # the encoder starts up while this solves
+                nonlocal delta_db
+                delta_db = plan.solve(aim, ceiling_db, delta_db)
+                yield from rendered(plan, delta_db, ceiling_db)
+
             try:
                 for attempt in range(1, _ATTEMPTS + 1):
-                    if attempt > 1:
-                        delta_db = plan.solve(aim, ceiling_db, delta_db)
                     lufs, tp = ffmpeg.encode(
-                        rendered(plan, delta_db, ceiling_db), total, s.format, rate, s.channels,
-                        s.bitrate, tmp_out, str(out), tags,
+                        solved(), total, s.format, rate, s.channels, s.bitrate, tmp_out,
+                        str(out), tags,
                     )  # fmt: skip
                     log.info(
                         "%s attempt %d: %.2f LUFS, %.2f dBTP (make-up %.2f dB, ceiling %.2f dBTP)",
