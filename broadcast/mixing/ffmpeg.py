@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -119,9 +119,43 @@ def frames_from(stream: IO[bytes], channels: int, size: int = CHUNK) -> Iterator
             yield np.frombuffer(data, dtype=np.float32, count=usable // 4).reshape(-1, channels)
 
 
+def _pcm_wav(path: Path, rate: int, channels: int) -> Generator[np.ndarray, None, int] | None:
+    """float32 chunks of a 16-bit WAV already at ``rate``/``channels`` (a station's jingles),
+    read here: the same values as ffmpeg's, without starting an ffmpeg (~60 ms of CPU).
+    None for anything else."""
+    import wave
+
+    import numpy as np
+
+    try:
+        w = wave.open(str(path), "rb")
+    except (wave.Error, EOFError, OSError):
+        return None
+    if (w.getsampwidth(), w.getframerate(), w.getnchannels()) != (2, rate, channels) or (
+        w.getcomptype() != "NONE" or w.getnframes() == 0
+    ):
+        w.close()
+        return None
+
+    def chunks() -> Generator[np.ndarray, None, int]:  # returns the frames read
+        frames = 0
+        with w:
+            while data := w.readframes(CHUNK):
+                pcm = np.frombuffer(data, "<i2", count=len(data) // (2 * channels) * channels)
+                frames += len(pcm) // channels
+                yield (pcm * np.float32(1 / 32768)).reshape(-1, channels)
+        return frames
+
+    return chunks()
+
+
 def decode(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
     """float32 chunks of ``path`` decoded and resampled by ffmpeg (values above 1.0 kept)."""
     check_input(path)
+    if (pcm := _pcm_wav(path, rate, channels)) is not None:
+        if not (yield from pcm):
+            raise decode_error(path, "文件里没有声音数据")
+        return
     cmd = [tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0"]
     cmd += ["-f", "f32le", "-c:a", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "pipe:1"]
     frames = 0
