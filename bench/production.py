@@ -177,15 +177,15 @@ def ffmpeg_alone(voice: Path, out: Path, loudnorm: bool) -> None:
     )
 
 
-def timed(fns: list, runs: int) -> list[float]:
-    """Median seconds of each function, run in turns (so machine load hits all alike)."""
+def timed(fns: list, runs: int) -> list[list[float]]:
+    """Seconds of each function in every run, run in turns (so machine load hits all alike)."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
         for fn, ts in zip(fns, times, strict=True):
             t = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t)
-    return [statistics.median(ts) for ts in times]
+    return times
 
 
 def rss_wrapper(out: str, pieces: list[str]) -> None:
@@ -230,7 +230,7 @@ def main() -> None:
         settings = MixSettings(intro=INTRO, outro=OUTRO)
         ours, plain, norm = work / "master.mp3", work / "ffmpeg.mp3", work / "loudnorm.mp3"
         master(speech, ours, settings)  # warm-up (imports, page cache)
-        t_master, t_plain, t_norm = timed(
+        runs = timed(
             [
                 lambda: master(speech, ours, settings),
                 lambda: ffmpeg_alone(speech, plain, False),
@@ -239,6 +239,7 @@ def main() -> None:
             args.runs,
         )
 
+        t_master, t_plain, t_norm = (statistics.median(ts) for ts in runs)
         rss = {m: measure_rss(work / f"rss{m}.mp3", [speech] * max(1, m // 5)) for m in args.rss}
 
         print(
@@ -254,6 +255,8 @@ def main() -> None:
         for label, t, path in rows:
             lufs, tp = ebur128(path)
             print(f"{label:<34}{t:>8.2f}{t_master / t:>12.2f}×{lufs:>9.1f}{tp:>9.1f}")
+        per_run = " ".join(f"{m / p:.2f}×" for m, p in zip(runs[0], runs[1], strict=True))
+        print(f"master / ffmpeg concat + encode in each run: {per_run}")
         print(
             f"\n{'peak RSS (separate process)':<30}{'children MB':>12}{'master MB':>10}"
             f"{'imports MB':>11}{'wall s':>8}{'I LUFS':>9}{'TP dBTP':>9}"

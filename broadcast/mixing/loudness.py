@@ -110,8 +110,6 @@ class Meter:
         import numpy as np
         from scipy.signal import sosfilt
 
-        if not len(x):
-            return np.zeros(0)
         if len(self.guard) < len(x):  # a -400 dBFS Nyquist tone keeps the filters out of denormals
             self.guard = np.resize(np.array([1e-20, -1e-20]), len(x) + 1)
         w = np.zeros(0)
@@ -125,11 +123,7 @@ class Meter:
         while self.next_bound <= end:
             cuts.append(self.next_bound - start)
             self.next_bound = segment_bound(len(self.segments) + len(cuts) + 1, self.rate)
-        edges = [0, *cuts]  # one reduction for all segments; a cut at the very end ends one
-        at_end = edges[-1] == len(w)
-        *closed, rest = [*np.add.reduceat(w, edges[:-1] if at_end else edges).tolist(), 0.0][
-            : len(edges)
-        ]
+        *closed, rest = (float(part.sum()) for part in np.split(w, cuts))
         for energy in closed:
             self.segments.append(self.acc + energy)
             self.acc = 0.0
