@@ -17,13 +17,17 @@ Goal: master ≤ 1.3× ffmpeg concat + encode. master is one pass of analysis (d
 the voice, compose with pydub, plan and solve the limiter), then the one encode, whose LAME run
 alone takes about as long as the whole baseline, with a read-back of the written stream. The
 lossy encoder's loudness shift is measured on the voice's first 8 s while the rest is decoded; the
-make-up solver starts from the target minus the unlimited loudness. On this 2-core machine shared
-with other jobs (load 5-9; the ratio within one run counts) master measured 1.7-2.0× (before
-these two changes 1.7-2.3× in turns with them), about 5.3 s of CPU against ffmpeg's 2.3 s.
+make-up solver starts from the target minus the unlimited loudness and runs inside the encoder's
+input (the two ffmpeg processes of the encode start up meanwhile); 16-bit WAV jingles already at
+the programme's rate are read without an ffmpeg (each one ~60 ms of CPU). On this 2-core machine,
+shared with other jobs while measured, master took 3.0 s against 2.1 s: 1.3-1.5× (single runs
+1.26-1.76×; the previous code, in turns with this in the same session, 0.15 s slower on average,
+1.46-1.90×). LAME starts about 0.7 s after master is called (decode and meter 0.4 s, solve 0.2 s).
 pydub composes the programme in 10-s windows into an int16 file (TMPDIR), so memory holds
 per-32-frame-block figures for the limiter (12 bytes per block, ~60 MB for an hour) rather than
-the programme itself (318 MB for an hour as int16): peak RSS about 135 / 181 / 229 MB for 5-,
-30- and 60-minute programmes.
+the programme itself (318 MB for an hour as int16): peak RSS about 136 / 175 / 226 MB for 5-,
+30- and 60-minute programmes. The table's last line before the memory figures gives the ratio
+of every run.
 """
 
 from __future__ import annotations
