@@ -80,7 +80,8 @@ def stats(xs: list[float]) -> tuple[float, float, float]:
 
 
 def make_station(folder: Path) -> Path:
-    """Sample config and lexicon, espeak only, no jingles/hooks/warm-up, null player, no slots."""
+    """Sample config and lexicon, espeak only, no jingles/hooks/warm-up, null player, no slots, no
+    quiet hours (the benchmark runs at any hour)."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     text = re.sub(r"\[\[slots\]\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text)
     subs = {
@@ -91,6 +92,7 @@ def make_station(folder: Path) -> Path:
         "pre_air": "[]",
         "post_air": "[]",
         "warmup_seconds": "0",
+        "quiet_hours": "[]",
     }
     for key, value in subs.items():
         text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
