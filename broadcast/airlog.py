@@ -89,6 +89,10 @@ class What:
     voice: str | None = None
     programme_hash: str | None = None
 
+    def columns(self) -> dict[str, Any]:
+        """The airing-table columns it fills (also how the journal stores it)."""
+        return {k: getattr(self, k) for k in What.__dataclass_fields__}
+
 
 def estimate_audience(villages: Iterable[str], population: dict[str, int], factor: float) -> int:
     """Estimated listeners of one airing: the covered villages' population × factor."""
@@ -98,10 +102,6 @@ def estimate_audience(villages: Iterable[str], population: dict[str, int], facto
 def _row(row: Any) -> Airing:
     m = dict(row._mapping)
     return Airing(**m)
-
-
-def _values(what: What) -> dict[str, Any]:
-    return {k: getattr(what, k) for k in What.__dataclass_fields__}
 
 
 def exists(conn: Connection, schedule_key: str, scheduled_at: str) -> bool:
@@ -156,7 +156,7 @@ def insert(
         audience=audience,
         audible=audible,
         zones=tuple(zones) or None,
-        **_values(what),
+        **what.columns(),
     )
     from . import chain
 

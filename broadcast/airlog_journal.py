@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .airlog import What, _values, finish_by_key, insert
+from .airlog import What, finish_by_key, insert
 from .db import describe_db_error
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class Journal:
         database refusal keep it and return :data:`KEPT`."""
 
         if "values" in fields and isinstance(fields["values"].get("what"), What):
-            fields["values"] = {**fields["values"], "what": _values(fields["values"]["what"])}
+            fields["values"] = {**fields["values"], "what": fields["values"]["what"].columns()}
         item = {"uid": uuid.uuid4().hex, "op": op, **fields}
         with self.lock:
             return self._write(engine, item)

@@ -150,7 +150,8 @@ def _pcm_wav(path: Path, rate: int, channels: int) -> Generator[np.ndarray, None
 
 
 def decode(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
-    """float32 chunks of ``path`` decoded and resampled by ffmpeg (values above 1.0 kept)."""
+    """float32 chunks of ``path`` decoded and resampled by ffmpeg (values above 1.0 kept); a
+    16-bit WAV already at ``rate``/``channels`` is read directly (:func:`_pcm_wav`)."""
     check_input(path)
     if (pcm := _pcm_wav(path, rate, channels)) is not None:
         if not (yield from pcm):
